@@ -1,0 +1,14 @@
+from apps.accounts import roles
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from apps.notifications.models import Notification
+
+    return {
+        "user_roles": roles.user_roles(user),
+        "is_admin": roles.is_admin(user),
+        "unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count(),
+    }

@@ -1,0 +1,20 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from .models import Notification
+from .services import notifications_mark_read
+
+
+@login_required
+def notification_list(request):
+    items = Notification.objects.filter(user=request.user).select_related("ticket")[:100]
+    return TemplateResponse(request, "notifications/list.html", {"items": items})
+
+
+@login_required
+@require_POST
+def notification_mark_read(request):
+    notifications_mark_read(user=request.user)
+    return redirect("notifications:list")

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class RepliesConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "apps.replies"
+    label = "replies"
+
+    def ready(self):
+        from apps.tickets import hooks
+
+        from .services import message_flag_personal_data
+
+        # Inbound public posts are scanned in the ingest transaction, so the flag is never missing.
+        hooks.subscribe("message_recorded", message_flag_personal_data)

@@ -1,0 +1,83 @@
+"""Triage as other apps use it: classify a text, store the result on a ticket, raise priority."""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.tickets.models import PRIORITY_RANK, Priority, Ticket, TicketEvent
+from apps.tickets.services import ticket_event_record
+
+from .classifiers import TriageResult, get_classifier
+
+__all__ = ["TriageResult", "ticket_priority_raise", "ticket_triage_apply", "triage_classify"]
+
+
+def triage_classify(*, text: str, channel, identity=None, customer=None) -> TriageResult:
+    """Language, intent, sentiment, priority and routing of one text, each with its reasons.
+
+    Reads only: nothing is stored. `identity` lends its follower count (author reach) and
+    `customer` their recent tickets (repeated contact) and known language.
+    """
+    return get_classifier().classify(text=text, channel=channel, identity=identity, customer=customer)
+
+
+def ticket_triage_apply(*, ticket: Ticket, result: TriageResult, actor=None) -> Ticket:
+    """Store a triage result on the ticket and audit it (one "triage" event with the outcome).
+
+    The ticket's state is untouched. A result without a team keeps the current team, and a
+    result never makes a confidential ticket visible again.
+    """
+    fields = {
+        "language": result.language,
+        "intent": result.intent,
+        "sentiment": result.sentiment,
+        "priority": result.priority,
+        "confidential": ticket.confidential or result.confidential,
+        "triage_explanation": result.explanation,
+    }
+    if result.team is not None:
+        fields["team"] = result.team
+    changed = {name: value for name, value in fields.items() if getattr(ticket, name) != value}
+    # All or nothing with the caller's transaction when there is one: no savepoint needed.
+    with transaction.atomic(savepoint=False):
+        if changed:
+            Ticket.objects.filter(pk=ticket.pk).update(**changed, updated_at=timezone.now())
+            for name, value in changed.items():
+                setattr(ticket, name, value)
+        ticket_event_record(
+            ticket=ticket, kind=TicketEvent.Kind.TRIAGE, actor=actor,
+            data={
+                "language": result.language, "intent": result.intent, "sentiment": result.sentiment,
+                "priority": result.priority, "team": str(result.team) if result.team else "",
+                "suggested_department": str(result.department) if result.department else "",
+                "confidential": result.confidential,
+            },
+        )
+    return ticket
+
+
+def ticket_priority_raise(*, ticket: Ticket, result: TriageResult, actor=None) -> bool:
+    """A later message warrants more urgency: raise the ticket's priority (never lower it).
+
+    Returns whether it was raised. The reasons join the ticket's explanation and the audit trail.
+    """
+    if PRIORITY_RANK[result.priority] <= PRIORITY_RANK[ticket.priority]:
+        return False
+    previous = ticket.priority
+    explanation = dict(ticket.triage_explanation or {})
+    note = _("Raised from %(old)s to %(new)s by a later message:") % {
+        "old": Priority(previous).label, "new": Priority(result.priority).label,
+    }
+    reasons = list(result.explanation.get("priority", []))
+    explanation["priority"] = [*explanation.get("priority", []), " ".join([note, *reasons])]
+    with transaction.atomic(savepoint=False):
+        Ticket.objects.filter(pk=ticket.pk).update(
+            priority=result.priority, triage_explanation=explanation, updated_at=timezone.now()
+        )
+        ticket.priority = result.priority
+        ticket.triage_explanation = explanation
+        ticket_event_record(
+            ticket=ticket, kind=TicketEvent.Kind.TRIAGE, actor=actor, reason=" ".join(reasons),
+            data={"priority": result.priority, "from_priority": previous},
+        )
+    return True

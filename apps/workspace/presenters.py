@@ -1,0 +1,134 @@
+"""What one queue row shows, computed once per row in Python.
+
+The queue renders 50 rows every 15 seconds for every agent; resolving choice labels, icons,
+URLs and SLA chips through template tags per row cost more than the database. Here labels are
+translated once per request and each row is a flat object the template only prints.
+"""
+
+from datetime import datetime
+from typing import TypedDict
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from apps.tickets.models import Intent, Priority, Sentiment, Ticket, TicketState
+from apps.tickets.templatetags.tickets_tags import channel_icon, sla_level
+
+from .presence import Presence
+
+
+class QueueRow(TypedDict):
+    """One row; a dict, because the template engine resolves dict keys fastest."""
+
+    pk: int
+    url: str
+    reference: str
+    channel: SafeString
+    customer: str
+    subject: str
+    excerpt: str
+    confidential: bool
+    priority: str
+    priority_label: str
+    intent_label: str
+    sentiment: str
+    sentiment_label: str
+    language: str
+    assignee_name: str
+    assignee_initials: str
+    state: str
+    state_label: str
+    department: str
+    sla: dict | None
+    presence: list[dict]
+
+
+class _SlaText:
+    """The chip's wording, translated once per page (the same words as the `sla_chip` tag)."""
+
+    def __init__(self):
+        self.min, self.hm, self.dh = _("%(n)d min"), _("%(h)dh %(m)02dm"), _("%(d)dd %(h)dh")
+        self.overdue, self.left = _("overdue %(t)s"), _("%(t)s left")
+
+    def chip(self, due: datetime | None, now: datetime) -> dict | None:
+        if due is None:
+            return None
+        seconds = (due - now).total_seconds()
+        minutes = int(abs(seconds) // 60)
+        if minutes < 60:
+            span = self.min % {"n": minutes}
+        elif minutes < 48 * 60:
+            span = self.hm % {"h": minutes // 60, "m": minutes % 60}
+        else:
+            span = self.dh % {"d": minutes // 1440, "h": minutes % 1440 // 60}
+        return {
+            "level": sla_level(seconds),
+            "text": (self.overdue if seconds < 0 else self.left) % {"t": span},
+            "due": due.isoformat(),
+            "title": timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
+        }
+
+
+def _initials(name: str) -> str:
+    parts = [p for p in name.replace(".", " ").replace("_", " ").split() if p]
+    return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+
+def _first_line(text: str, length: int = 180) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def queue_rows(
+    tickets: list[Ticket], *, now: datetime, presence: dict[int, list[Presence]]
+) -> list[QueueRow]:
+    """The rows of one queue page; the tickets come from `selectors.queue_tickets`."""
+    labels = {
+        "state": {k: str(v) for k, v in TicketState.choices},
+        "priority": {k: str(v) for k, v in Priority.choices},
+        "intent": {k: str(v) for k, v in Intent.choices},
+        "sentiment": {k: str(v) for k, v in Sentiment.choices},
+    }
+    # One reverse() for the page: every detail URL differs only by its primary key.
+    url_pattern = reverse("tickets:detail", args=[987654321]).replace("987654321", "{}")
+    icons: dict[str, SafeString] = {}
+    viewing, writing = _("%(name)s is viewing"), _("%(name)s is writing a reply")
+    sla = _SlaText()
+    rows = []
+    for t in tickets:
+        kind = t.channel.kind
+        if kind not in icons:
+            icons[kind] = channel_icon(kind, t.channel.get_kind_display())
+        excerpt = _first_line(t.excerpt) if t.excerpt else ""
+        assignee = t.assignee
+        rows.append({
+            "pk": t.pk,
+            "url": url_pattern.format(t.pk),
+            "reference": t.reference,
+            "channel": icons[kind],
+            "customer": t.customer.display_name or _("Customer %(pk)s") % {"pk": t.customer_id},
+            "subject": t.subject,
+            "excerpt": "" if excerpt == t.subject else excerpt,
+            "confidential": t.confidential,
+            "priority": t.priority,
+            "priority_label": labels["priority"].get(t.priority, t.priority),
+            "intent_label": "" if t.intent == Intent.OTHER else labels["intent"].get(t.intent, t.intent),
+            "sentiment": t.sentiment,
+            "sentiment_label": labels["sentiment"].get(t.sentiment, t.sentiment),
+            "language": (t.language or "").upper(),
+            "assignee_name": (assignee.first_name or assignee.username) if assignee else "",
+            "assignee_initials": _initials(f"{assignee.first_name} {assignee.last_name}".strip()
+                                           or assignee.username) if assignee else "",
+            "state": t.state,
+            "state_label": labels["state"].get(t.state, t.state),
+            "department": t.department.name if t.department_id and t.state == TicketState.ESCALATED else "",
+            "sla": sla.chip(t.sla_due, now),
+            "presence": [
+                {"name": p.name, "writing": p.writing,
+                 "text": (writing if p.writing else viewing) % {"name": p.name}}
+                for p in presence.get(t.pk, ())
+            ],
+        })
+    return rows

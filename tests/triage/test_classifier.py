@@ -1,0 +1,302 @@
+"""Triage of real-looking posts in Italian, Dutch and English, and the rules behind it."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+
+from apps.accounts.models import Department
+from apps.tickets.models import Channel, TicketEvent
+from apps.triage.classifiers import TriageResult, get_classifier
+from apps.triage.models import KeywordRule, RoutingRule
+from apps.triage.services import ticket_priority_raise, ticket_triage_apply, triage_classify
+from tests.factories import ChannelFactory, CustomerFactory, IdentityFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def x(world):
+    return world.channel
+
+
+def classify(text, channel, **kwargs):
+    return triage_classify(text=text, channel=channel, **kwargs)
+
+
+# --- real-looking posts ------------------------------------------------------------------------
+
+def test_italian_hashtag_backlash_is_a_reputational_risk(x):
+    result = classify("#bancachenoncera ma quale banca che non c'era, siete la solita banca dei ladri. Vergogna!", x)
+    assert (result.language, result.intent, result.sentiment) == ("it", "reputational_risk", "negative")
+    assert "Italian" in result.explanation["language"][0]
+    assert any("ladri" in reason for reason in result.explanation["intent"])
+
+
+def test_italian_disabled_bay_complaint_is_high_and_suggests_compliance(x, world):
+    result = classify(
+        "Un vostro dipendente ha parcheggiato di nuovo nel posto riservato ai disabili davanti alla filiale "
+        "di via Roma. Complimenti per il rispetto.", x,
+    )
+    assert result.language == "it" and result.priority == "high"
+    assert result.department == world.compliance
+    assert any("disabili" in reason for reason in result.explanation["priority"])
+    assert any("Compliance" in reason for reason in result.explanation["routing"])
+
+
+def test_italian_thanks_the_next_morning_is_low_priority_praise(x):
+    result = classify("Grazie @BancaEsempio, auto spostata in dieci minuti. Così si fa, bravi!", x)
+    assert (result.intent, result.sentiment, result.priority) == ("praise", "positive", "low")
+
+
+def test_italian_unpaid_refund_with_a_lawyer_is_urgent_for_legal(x, world):
+    result = classify(
+        "Dopo due mesi il rimborso promesso per i ritardi non è ancora arrivato. Se non ricevo nulla entro "
+        "venerdì mi rivolgo a un avvocato.", x,
+    )
+    assert result.priority == "urgent" and result.department == world.legal
+    assert result.explanation["suggested_department"] == {"id": world.legal.pk, "name": "Legal"}
+    assert any("avvocato" in reason and "legal threat" in reason for reason in result.explanation["priority"])
+
+
+def test_dutch_campaign_backlash(x):
+    result = classify("Klantbehoeften? Jullie zijn gewoon zakkenvullers. Ik wacht al vier dagen op antwoord.", x)
+    assert (result.language, result.intent, result.sentiment) == ("nl", "reputational_risk", "negative")
+
+
+def test_dutch_outage_is_a_widespread_anomaly(x):
+    result = classify("Storing bij internetbankieren? Ik kan sinds vanochtend niet inloggen, ook bij jullie?", x)
+    assert (result.language, result.intent) == ("nl", "widespread_anomaly")
+
+
+def test_dutch_fraud_is_urgent_for_risk(x, world):
+    result = classify("Mijn rekening is geplunderd door fraude, er is 2000 euro afgeschreven. Ik doe aangifte.", x)
+    assert result.priority == "urgent" and result.department == world.risk
+    assert result.language == "nl"
+
+
+def test_dutch_praise(x):
+    result = classify("Super snel geholpen door jullie medewerker in Utrecht, bedankt!", x)
+    assert (result.intent, result.sentiment, result.priority) == ("praise", "positive", "low")
+
+
+def test_english_mis_selling_suggests_compliance(x, world):
+    result = classify(
+        "I was never told about the early repayment fee when you sold me this mortgage. Hidden costs everywhere.", x,
+    )
+    assert (result.language, result.intent) == ("en", "mis_selling")
+    assert result.department == world.compliance
+
+
+def test_english_discrimination_is_high(x):
+    result = classify("Your staff refused to serve my mother because she uses a wheelchair. That is discrimination.", x)
+    assert result.priority == "high"
+
+
+def test_english_harassment_by_staff_is_confidential_for_hr(x, world):
+    result = classify("One of your branch managers keeps harassing me with phone calls at 11pm.", x)
+    assert result.confidential and result.department == world.hr
+    assert any("confidential" in reason for reason in result.explanation["routing"])
+
+
+def test_english_wish(x):
+    assert classify("It would be great if you could add Apple Pay to the app.", x).intent == "wish"
+
+
+def test_short_texts_take_the_language_of_their_keyword(x):
+    assert classify("bedankt", x).language == "nl"
+    assert classify("grazie!", x).language == "it"
+    reason = classify("bedankt", x).explanation["language"][0]
+    assert "bedankt" in reason and "Dutch" in reason
+
+
+def test_short_text_without_keyword_uses_the_customers_language(x):
+    customer = CustomerFactory(language="nl")
+    result = classify("ok", x, customer=customer)
+    assert result.language == "nl" and "customer" in result.explanation["language"][0]
+
+
+def test_language_is_restricted_to_the_configured_set(x, settings):
+    settings.TRIAGE_LANGUAGES = ["it", "en"]
+    result = classify("Ik wacht al drie weken op mijn terugbetaling, dit is echt onacceptabel.", x)
+    assert result.language in ("it", "en")
+
+
+def test_accents_and_typographic_apostrophes_do_not_matter(x):
+    result = classify("PERCHE nessuno mi ha detto dei COSTI NASCOSTI?", x)
+    assert result.intent == "mis_selling"
+    assert classify("MAI PIU con voi, ladri", x).intent == "reputational_risk"  # keyword "mai più"
+    assert classify("dopo l’aggiornamento l’app si blocca", x).intent == "emerging_problem"
+
+
+# --- reach, repeated contact, routing ----------------------------------------------------------
+
+def test_author_reach_raises_priority_unless_positive(x):
+    identity = IdentityFactory(followers_count=15_000)
+    result = classify("Ancora nessuna risposta dalla vostra assistenza", x, identity=identity)
+    assert result.priority == "high"
+    assert any("15,000 followers" in reason for reason in result.explanation["priority"])
+    assert classify("Grazie mille, tutto risolto!", x, identity=identity).priority == "low"
+    huge = IdentityFactory(followers_count=400_000)
+    assert classify("Ancora nessuna risposta dalla vostra assistenza", x, identity=huge).priority == "urgent"
+
+
+def test_repeated_contact_raises_priority_one_level(x, world):
+    customer = CustomerFactory()
+    assert classify("La carta è bloccata", x, customer=customer).priority == "normal"
+    world.ticket(customer=customer)
+    world.ticket(customer=customer)
+    result = classify("La carta è bloccata", x, customer=customer)
+    assert result.priority == "high"
+    assert any("Repeated contact: 2 earlier tickets" in reason for reason in result.explanation["priority"])
+
+
+def test_team_comes_from_a_routing_rule_or_the_channel(x, world):
+    assert classify("La carta è bloccata", x).team == world.care
+    RoutingRule.objects.create(name="Dutch desk", order=5, language="nl", team=world.other_team)
+    result = classify("Mijn pas is geblokkeerd en niemand neemt op.", x)
+    assert result.team == world.other_team
+    assert any("Dutch desk" in reason and "Retail Care" in reason for reason in result.explanation["routing"])
+
+
+def test_routing_conditions_all_have_to_hold(x, world):
+    linkedin = ChannelFactory(kind=Channel.Kind.LINKEDIN, slug="li", team=world.care)
+    RoutingRule.objects.create(name="LinkedIn urgent", order=1, channel_kind="linkedin", min_priority="urgent",
+                               team=world.other_team)
+    text = "Ik overweeg juridische stappen, mijn advocaat is ingeschakeld."
+    assert classify(text, linkedin).team == world.other_team
+    assert classify(text, x).team == world.care
+    assert classify("Mijn pas werkt niet", linkedin).team == world.care
+
+
+def test_missing_department_is_explained(x, world):
+    Department.objects.filter(kind="legal").delete()
+    result = classify("Mi rivolgo al mio avvocato", x)
+    assert result.department is None
+    assert any("no such department" in reason for reason in result.explanation["routing"])
+
+
+# --- rules leads edit ----------------------------------------------------------------------------
+
+def test_fresh_database_has_the_multilingual_defaults():
+    patterns = set(KeywordRule.objects.values_list("pattern", flat=True))
+    for word in ("lawyer", "avvocat*", "advocaat", "fraud*", "truffa", "frode", "oplichting", "discriminat*",
+                 "disabil*", "gehandicapt*", "safety", "sicurezza", "veiligheid", "refund*", "rimbors*",
+                 "terugbetaling", "grazie", "bedankt", "hidden costs", "costi nascosti", "aangesmeerd"):
+        assert word in patterns, word
+    assert {"it", "nl", "en"} <= set(KeywordRule.objects.values_list("language", flat=True))
+    assert RoutingRule.objects.filter(department_kind="hr", confidential=True).exists()
+
+
+def test_an_edited_rule_applies_at_once(x):
+    text = "Il vostro chatbot è inutile"
+    assert classify(text, x).sentiment == "neutral"
+    rule = KeywordRule.objects.create(language="it", aspect="sentiment", pattern="inutil*", target="negative",
+                                      weight=3)
+    assert classify(text, x).sentiment == "negative"
+    rule.is_active = False
+    rule.save()
+    assert classify(text, x).sentiment == "neutral"
+
+
+def test_regex_rules(x):
+    KeywordRule.objects.create(aspect="priority", pattern=r"\bIT\d{2}[A-Z]\d{10}", is_regex=True, target="high",
+                               note="IBAN posted in public")
+    result = classify("Rimborsatemi su IT60X0542811101000000123456 subito", x)
+    assert result.priority == "high" and "IBAN posted in public" in " ".join(result.explanation["priority"])
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"aspect": "intent", "target": "urgent"}, "target"),
+    ({"aspect": "priority", "target": "high", "pattern": "([", "is_regex": True}, "pattern"),
+    ({"aspect": "priority", "target": "high", "language": "xx"}, "language"),
+    ({"aspect": "priority", "target": "high", "pattern": "*"}, "pattern"),
+    ({"aspect": "priority", "target": "high", "weight": 11}, "weight"),
+])
+def test_keyword_rule_validation(fields, field):
+    rule = KeywordRule(**{"pattern": "word", "language": "any", **fields})
+    with pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert field in error.value.message_dict
+
+
+def test_routing_rule_needs_an_outcome():
+    with pytest.raises(ValidationError):
+        RoutingRule(name="Does nothing", keywords="x").full_clean()
+
+
+def test_admin_pages_for_rules(client, world):
+    client.force_login(world.admin)
+    assert client.get("/admin/triage/keywordrule/?aspect=priority").status_code == 200
+    assert client.get("/admin/triage/routingrule/").status_code == 200
+    response = client.post("/admin/triage/keywordrule/add/", {
+        "pattern": "ombudsman*", "aspect": "priority", "target": "high", "language": "en", "weight": 2,
+        "note": "regulator", "is_active": "on",
+    })
+    assert response.status_code == 302
+    assert KeywordRule.objects.filter(pattern="ombudsman*", note="regulator").exists()
+    bad = client.post("/admin/triage/keywordrule/add/", {
+        "pattern": "x", "aspect": "intent", "target": "urgent", "language": "en", "weight": 1,
+    })
+    assert bad.status_code == 200 and KeywordRule.objects.filter(pattern="x").count() == 0
+
+
+# --- plugging a classifier in ------------------------------------------------------------------
+
+class ModelClassifier:
+    def classify(self, *, text, channel, identity=None, customer=None):
+        return TriageResult(language="en", intent="wish", sentiment="positive", priority="low", team=None,
+                            department=None, confidential=False, explanation={"intent": ["model says so"]})
+
+
+def test_classifier_is_pluggable_by_setting(x, settings):
+    settings.TRIAGE_CLASSIFIER = "tests.triage.test_classifier.ModelClassifier"
+    assert isinstance(get_classifier(), ModelClassifier)
+    assert triage_classify(text="anything", channel=x).explanation == {"intent": ["model says so"]}
+
+
+# --- storing results -----------------------------------------------------------------------------
+
+def test_apply_stores_fields_and_audits(x, world):
+    ticket = world.ticket(state="new")
+    result = classify("Mi rivolgo al mio avvocato per la truffa subita", x)
+    ticket_triage_apply(ticket=ticket, result=result)
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.language, ticket.team) == ("urgent", "it", world.care)
+    assert ticket.triage_explanation == result.explanation
+    event = TicketEvent.objects.get(ticket=ticket, kind="triage")
+    assert event.data["priority"] == "urgent" and event.data["suggested_department"] == "Legal"
+    assert ticket.state == "new"
+
+
+def test_apply_never_lifts_confidentiality(x, world):
+    ticket = world.ticket(state="open", confidential=True)
+    ticket_triage_apply(ticket=ticket, result=classify("La carta è bloccata", x))
+    ticket.refresh_from_db()
+    assert ticket.confidential
+
+
+def test_priority_raise_never_lowers(x, world):
+    ticket = TicketFactory(channel=x, team=world.care, priority="high", state="open")
+    assert not ticket_priority_raise(ticket=ticket, result=classify("Grazie!", x))
+    assert ticket_priority_raise(ticket=ticket, result=classify("Vi denuncio, truffatori", x))
+    ticket.refresh_from_db()
+    assert ticket.priority == "urgent"
+
+
+# --- the explanation partial -------------------------------------------------------------------
+
+def test_explanation_partial_renders_every_aspect(x, world):
+    ticket = world.ticket(state="new")
+    ticket_triage_apply(ticket=ticket, result=classify("Mi rivolgo al mio avvocato, è una truffa", x))
+    html = render_to_string("triage/_explanation.html", {"ticket": ticket})
+    for label in ("Language", "Intent", "Sentiment", "Priority", "Team", "Suggested escalation", "Legal",
+                  "avvocato"):
+        assert label in html, label
+    assert "triage/triage.css" in html
+
+
+def test_explanation_partial_escapes_and_handles_untriaged(world):
+    ticket = world.ticket(state="new", triage_explanation={"intent": ["<script>alert(1)</script>"]})
+    html = render_to_string("triage/_explanation.html", {"ticket": ticket})
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "not triaged" in render_to_string("triage/_explanation.html", {"ticket": world.ticket()})
