@@ -42,6 +42,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sla.view_regulatoryrule", "sla.change_regulatoryrule",
         "sla.view_departmenttarget", "sla.change_departmenttarget",
         "sla.view_slaclock", "sla.view_slaevent",
+        # Triage keyword lists, weights and routing rules in the admin (apps.triage.admin).
+        "triage.view_keywordrule", "triage.add_keywordrule", "triage.change_keywordrule",
+        "triage.delete_keywordrule",
+        "triage.view_routingrule", "triage.add_routingrule", "triage.change_routingrule",
+        "triage.delete_routingrule",
     ],
     REVIEWER: ["tickets.view_ticket", "tickets.view_note", "tickets.add_note"],
     DEPARTMENT_MEMBER: ["tickets.view_ticket", "tickets.view_note", "tickets.add_note"],

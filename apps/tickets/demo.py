@@ -169,7 +169,9 @@ def demo_users_ensure(org: DemoOrganisation) -> dict:
             defaults={
                 "first_name": spec.first_name, "last_name": spec.last_name,
                 "email": f"{spec.username}@bank.example", "language": spec.language,
-                "timezone": DEMO_TIMEZONE, "is_staff": spec.superuser,
+                "timezone": DEMO_TIMEZONE,
+                # Leads tune SLA policies, calendars and triage rules in the admin.
+                "is_staff": spec.superuser or spec.role == roles.LEAD,
                 "is_superuser": spec.superuser,
             },
         )
@@ -890,6 +892,91 @@ EVERYDAY_EN = [
 SCENARIOS: list[Scenario] = [
     *WAVE, DISABLED_BAY, *LINKEDIN, REFUND, *HR_CASES, *EVERYDAY_IT, *EVERYDAY_NL, *EVERYDAY_EN,
 ]
+
+
+# --- what a care expert would say --------------------------------------------------------------
+# The labels a bank's social-care lead gives each scenario's first message, as the yardstick for
+# triage (tests/triage/test_demo_agreement.py). Conventions, from PRODUCT.md and the seeds:
+# a hostile or mocking reply under a sponsored campaign post is a reputational risk, high
+# (a journalist asking for comment on it: urgent); legal threats and fraud are urgent;
+# discrimination, disability, formal complaints, mis-selling, money owed, outages, a customer
+# stranded without means of payment and a deadline at risk are high; praise and wishes are low
+# (a wish voiced as a grievance: normal); everything else is a normal support request.
+
+@dataclass(frozen=True)
+class Expected:
+    intent: str
+    priority: str
+    sentiment: str
+
+
+EXPECTED_TRIAGE: dict[str, Expected] = {
+    "wave-01": Expected("reputational_risk", "high", "negative"),  # sarcasm about fees under the campaign
+    "wave-02": Expected("reputational_risk", "high", "negative"),
+    "wave-03": Expected("reputational_risk", "high", "negative"),  # 48k followers
+    "wave-04": Expected("reputational_risk", "high", "negative"),
+    "wave-05": Expected("reputational_risk", "high", "negative"),
+    "wave-06": Expected("reputational_risk", "high", "negative"),  # the subordinated-bonds scandal, in public
+    "wave-07": Expected("reputational_risk", "high", "negative"),
+    "wave-08": Expected("praise", "low", "positive"),
+    "wave-09": Expected("reputational_risk", "high", "negative"),
+    "wave-10": Expected("reputational_risk", "high", "negative"),
+    "wave-11": Expected("reputational_risk", "high", "negative"),
+    "wave-12": Expected("reputational_risk", "high", "negative"),  # "quella sì che sarebbe…": ironic
+    "wave-13": Expected("reputational_risk", "high", "negative"),  # an app that works on Monday: ironic
+    "wave-14": Expected("reputational_risk", "urgent", "neutral"),  # press enquiry, story out tomorrow
+    "wave-15": Expected("reputational_risk", "high", "negative"),  # "complimenti…": sarcasm, not praise
+    "disabled-bay": Expected("reputational_risk", "high", "negative"),  # public, staff vs. disabled bay
+    "linkedin-01": Expected("reputational_risk", "high", "negative"),
+    "linkedin-02": Expected("reputational_risk", "high", "negative"),
+    "linkedin-03": Expected("reputational_risk", "high", "negative"),
+    "linkedin-04": Expected("praise", "low", "positive"),
+    "linkedin-05": Expected("wish", "normal", "negative"),
+    "linkedin-06": Expected("mis_selling", "high", "negative"),
+    "linkedin-07": Expected("reputational_risk", "high", "negative"),
+    "linkedin-08": Expected("reputational_risk", "high", "negative"),
+    "refund-unpaid": Expected("support_request", "high", "negative"),  # formal complaint, refund
+    "hr-branch-conduct": Expected("support_request", "high", "negative"),  # discrimination by staff
+    "hr-privacy-gossip": Expected("support_request", "high", "negative"),  # staff broke confidentiality
+    "it-card-blocked-abroad": Expected("support_request", "high", "negative"),  # stranded abroad
+    "it-app-token": Expected("emerging_problem", "normal", "neutral"),
+    "it-app-down-1": Expected("widespread_anomaly", "high", "negative"),
+    "it-app-down-2": Expected("widespread_anomaly", "high", "negative"),
+    "it-app-down-3": Expected("widespread_anomaly", "high", "negative"),
+    "it-double-debit": Expected("support_request", "high", "negative"),
+    "it-polizza-mutuo": Expected("mis_selling", "high", "negative"),
+    "it-diamanti": Expected("mis_selling", "high", "negative"),
+    "it-praise-verona": Expected("praise", "low", "positive"),
+    "it-wish-applepay": Expected("wish", "low", "neutral"),
+    "it-pin-not-received": Expected("support_request", "normal", "neutral"),
+    "it-phishing-sms": Expected("support_request", "urgent", "neutral"),  # fraud attempt, before a click
+    "it-phishing-victim": Expected("support_request", "urgent", "negative"),
+    "it-centrale-rischi": Expected("support_request", "urgent", "negative"),  # lawyer's formal notice
+    "it-mutuo-delibera": Expected("support_request", "high", "negative"),  # months late, deed in 10 days
+    "it-iban-pensione": Expected("support_request", "normal", "neutral"),
+    "it-orari-padova": Expected("support_request", "normal", "neutral"),
+    "it-bonifico-istantaneo": Expected("support_request", "normal", "negative"),
+    "it-atm-card": Expected("support_request", "high", "negative"),  # card kept, branch closed
+    "nl-woekerpolis": Expected("mis_selling", "high", "negative"),
+    "nl-ideal-1": Expected("widespread_anomaly", "high", "negative"),
+    "nl-ideal-2": Expected("widespread_anomaly", "high", "negative"),
+    "nl-pas-gestolen": Expected("support_request", "urgent", "negative"),
+    "nl-compliment-chat": Expected("praise", "low", "positive"),
+    "nl-donkere-modus": Expected("wish", "low", "neutral"),
+    "nl-hypotheek-offerte": Expected("support_request", "normal", "neutral"),
+    "nl-dubbele-incasso": Expected("support_request", "normal", "neutral"),  # the insurer's debit, advice
+    "nl-advocaat-sommatie": Expected("support_request", "urgent", "negative"),
+    "nl-spaarrente": Expected("support_request", "normal", "negative"),
+    "en-card-dublin": Expected("support_request", "high", "negative"),  # stranded abroad without cash
+    "en-annual-statement": Expected("support_request", "normal", "neutral"),  # "Thanks" closes a request
+    "en-praise-mortgage": Expected("praise", "low", "positive"),
+    "en-joint-account": Expected("wish", "normal", "negative"),
+    "en-premium-account": Expected("mis_selling", "high", "negative"),
+    "en-app-login": Expected("widespread_anomaly", "high", "negative"),
+    "en-account-closed": Expected("support_request", "high", "negative"),  # formal complaint
+    "en-data-request": Expected("support_request", "high", "neutral"),  # GDPR: a legal deadline
+    "en-fx-fee": Expected("support_request", "normal", "negative"),
+}
 
 
 # --- builder ---------------------------------------------------------------------------------

@@ -49,6 +49,6 @@ def rules(request):
         "routes": selectors.routing_rules(),
         "languages": languages,
         "keyword_rows": [(aspect, [counts[aspect][lang] for lang in languages]) for aspect in counts],
-        "can_edit": request.user.is_staff,
+        "can_edit": request.user.is_staff and request.user.has_perm("triage.change_keywordrule"),
     })
     return TemplateResponse(request, "triage/rules.html", context)
