@@ -43,6 +43,17 @@ INTENT_SEVERITY = [
     Intent.REPUTATIONAL_RISK, Intent.MIS_SELLING, Intent.WIDESPREAD_ANOMALY, Intent.EMERGING_PROBLEM,
     Intent.SUPPORT_REQUEST, Intent.WISH, Intent.PRAISE, Intent.OTHER,
 ]
+# The least priority an intent gets (TRIAGE_INTENT_PRIORITY overrides): a public grievance, a
+# mis-selling claim and an outage each need an answer within the hour.
+DEFAULT_INTENT_PRIORITY = {
+    Intent.REPUTATIONAL_RISK: Priority.HIGH, Intent.MIS_SELLING: Priority.HIGH,
+    Intent.WIDESPREAD_ANOMALY: Priority.HIGH,
+}
+# Intents that are grievances even when no word says so.
+GRIEVANCES = (Intent.MIS_SELLING, Intent.WIDESPREAD_ANOMALY)
+# What a reply under the brand's campaign post becomes when it is negative (or neutral and asks
+# nothing): a reputational risk. Concrete problems keep their intent.
+CAMPAIGN_OVERRIDABLE = (Intent.SUPPORT_REQUEST, Intent.OTHER, Intent.WISH, Intent.PRAISE)
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,9 @@ class TriageResult:
 
 
 class Classifier(Protocol):
-    def classify(self, *, text: str, channel, identity=None, customer=None) -> TriageResult: ...
+    # `context` (the post a reply was written under) is passed only when there is one, so a
+    # classifier without the parameter keeps working on everything else.
+    def classify(self, *, text: str, channel, identity=None, customer=None, context=None) -> TriageResult: ...
 
 
 def get_classifier() -> Classifier:
@@ -221,7 +234,7 @@ class Hit:
 class RuleClassifier:
     """Deterministic and explainable: every decision lists the rules and facts behind it."""
 
-    def classify(self, *, text: str, channel, identity=None, customer=None) -> TriageResult:
+    def classify(self, *, text: str, channel, identity=None, customer=None, context=None) -> TriageResult:
         text = (text or "")[:MAX_TEXT]
         folded = normalize(text)
         rules = active_rules()
@@ -233,6 +246,7 @@ class RuleClassifier:
             and (found := k.find(text, folded)) is not None
         ]
         intent, sentiment = self.intent_and_sentiment(text, hits, explanation)
+        intent = self.campaign(context, intent, sentiment, explanation["intent"])
         priority = self.priority(hits, intent, sentiment, identity, customer, explanation["priority"])
         team, department, confidential = self.route(
             folded, channel, language or "", intent, priority, rules, explanation["routing"]
@@ -318,8 +332,16 @@ class RuleClassifier:
                     "kw": hit.describe(), "intent": Intent(hit.keyword.target).label, "w": hit.keyword.weight,
                 })
         sentiment = self._sentiment(hits, explanation["sentiment"])
+        if Intent.PRAISE in scores and sentiment == Sentiment.NEGATIVE:
+            del scores[Intent.PRAISE]
+            explanation["intent"].append(_("Praise words in a negative message are irony or politeness: not Praise."))
         if scores:
             intent = max(scores, key=lambda i: (scores[i], -INTENT_SEVERITY.index(i)))
+            if intent in GRIEVANCES and sentiment == Sentiment.NEUTRAL:
+                sentiment = Sentiment.NEGATIVE
+                explanation["sentiment"].append(_("%(intent)s is a grievance: Negative.") % {
+                    "intent": Intent(intent).label
+                })
             if len(scores) > 1:
                 explanation["intent"].append(_("%(intent)s scores highest: %(scores)s.") % {
                     "intent": Intent(intent).label,
@@ -343,6 +365,27 @@ class RuleClassifier:
         explanation["intent"].append(_("No intent keyword matched: Other."))
         return Intent.OTHER, sentiment
 
+    def campaign(self, context, intent, sentiment, reasons) -> str:
+        """A reply under the brand's own (often sponsored) post is read by the campaign's whole
+        audience: negative, or neutral and asking nothing, it is a reputational risk (seed 000:
+        the #bancachenoncera wave; seed 002: the LinkedIn comments)."""
+        if not isinstance(context, dict) or not context or intent not in CAMPAIGN_OVERRIDABLE:
+            return intent
+        if sentiment == Sentiment.NEGATIVE:
+            why = _("a negative reply")
+        elif sentiment == Sentiment.NEUTRAL and intent == Intent.OTHER:
+            why = _("a reply that asks nothing and praises nothing")
+        else:
+            return intent
+        post = _("the brand's sponsored post") if context.get("sponsored") else _("the brand's post")
+        tags = [str(t)[:50] for t in (context.get("hashtags") or [])[:3] if t]
+        if tags:
+            post = f"{post} ({' '.join('#' + t.lstrip('#') for t in tags)})"
+        reasons.append(_("%(why)s under %(post)s, in front of its whole audience: Reputational risk.") % {
+            "why": str(why).capitalize(), "post": post,
+        })
+        return Intent.REPUTATIONAL_RISK
+
     def _sentiment(self, hits, reasons) -> str:
         positive = negative = 0
         for hit in hits:
@@ -358,7 +401,12 @@ class RuleClassifier:
             reasons.append(_("No positive or negative cue: Neutral."))
             return Sentiment.NEUTRAL
         score = positive - negative
-        result = Sentiment.POSITIVE if score > 0 else Sentiment.NEGATIVE if score < 0 else Sentiment.NEUTRAL
+        result = Sentiment.POSITIVE if score > 0 else Sentiment.NEGATIVE
+        if score == 0:
+            # "Complimenti per il tempismo" next to a complaint: kind words do not cancel it.
+            reasons.append(_("As many negative as positive cues: kind words next to a complaint are irony or "
+                             "politeness: Negative."))
+            return result
         reasons.append(_("Score %(score)+d: %(sentiment)s.") % {"score": score, "sentiment": Sentiment(result).label})
         return result
 
@@ -372,12 +420,21 @@ class RuleClassifier:
             if priority is None or PRIORITY_RANK[hit.keyword.target] > PRIORITY_RANK[priority]:
                 priority = hit.keyword.target
         if priority is None:
-            if intent == Intent.PRAISE and sentiment == Sentiment.POSITIVE:
-                reasons.append(_("Positive praise with no risk cue: Low."))
+            if intent == Intent.PRAISE and sentiment != Sentiment.NEGATIVE:
+                reasons.append(_("Praise with no risk cue: Low."))
+                priority = Priority.LOW
+            elif intent == Intent.WISH and sentiment != Sentiment.NEGATIVE:
+                reasons.append(_("A wish with no risk cue or grievance: Low."))
                 priority = Priority.LOW
             else:
                 reasons.append(_("No priority keyword: Normal."))
                 priority = Priority.NORMAL
+        floor = getattr(settings, "TRIAGE_INTENT_PRIORITY", DEFAULT_INTENT_PRIORITY).get(intent)
+        if floor and PRIORITY_RANK[floor] > PRIORITY_RANK[priority]:
+            reasons.append(_("%(intent)s: at least %(prio)s.") % {
+                "intent": Intent(intent).label, "prio": Priority(floor).label,
+            })
+            priority = floor
         followers = getattr(identity, "followers_count", None)
         if followers and sentiment != Sentiment.POSITIVE:
             for threshold, level in (

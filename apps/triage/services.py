@@ -12,13 +12,15 @@ from .classifiers import TriageResult, get_classifier
 __all__ = ["TriageResult", "ticket_priority_raise", "ticket_triage_apply", "triage_classify"]
 
 
-def triage_classify(*, text: str, channel, identity=None, customer=None) -> TriageResult:
+def triage_classify(*, text: str, channel, identity=None, customer=None, context=None) -> TriageResult:
     """Language, intent, sentiment, priority and routing of one text, each with its reasons.
 
     Reads only: nothing is stored. `identity` lends its follower count (author reach) and
-    `customer` their recent tickets (repeated contact) and known language.
+    `customer` their recent tickets (repeated contact) and known language; `context` is the post
+    the text replies to (`Ticket.context`: text, hashtags, sponsored), when there is one.
     """
-    return get_classifier().classify(text=text, channel=channel, identity=identity, customer=customer)
+    extra = {"context": context} if context else {}  # classifiers written before `context` keep working
+    return get_classifier().classify(text=text, channel=channel, identity=identity, customer=customer, **extra)
 
 
 def ticket_triage_apply(*, ticket: Ticket, result: TriageResult, actor=None) -> Ticket:

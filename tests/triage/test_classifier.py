@@ -300,3 +300,111 @@ def test_explanation_partial_escapes_and_handles_untriaged(world):
     html = render_to_string("triage/_explanation.html", {"ticket": ticket})
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "not triaged" in render_to_string("triage/_explanation.html", {"ticket": world.ticket()})
+
+
+# --- irony, campaigns, requests, outages (migration 0003) ------------------------------------
+
+SPONSORED = {"text": "Raccontaci la tua idea di banca", "hashtags": ["bancachenoncera"], "sponsored": True}
+
+
+@pytest.mark.parametrize("text", [
+    "Grazie per niente, è la terza volta che vi scrivo.",
+    "Thanks for nothing, the app is still broken.",
+    "Bedankt voor niets, alweer geen reactie van jullie.",
+])
+def test_sarcastic_thanks_is_not_praise(x, text):
+    result = classify(text, x)
+    assert result.intent != "praise" and result.sentiment == "negative"
+    assert result.priority != "low"
+
+
+def test_praise_next_to_a_complaint_reads_as_irony(x):
+    result = classify("Complimenti, zero risposte da tre settimane.", x)
+    assert (result.intent, result.sentiment) == ("support_request", "negative")
+    assert any("irony" in reason for reason in result.explanation["intent"])
+
+
+def test_a_negative_reply_under_a_sponsored_post_is_a_reputational_risk(x):
+    text = "La banca che ascolta? Nessuno risponde al numero verde da settimane."
+    assert classify(text, x).intent == "support_request"
+    result = triage_classify(text=text, channel=x, context=SPONSORED)
+    assert (result.intent, result.priority) == ("reputational_risk", "high")
+    assert any("sponsored post (#bancachenoncera)" in reason for reason in result.explanation["intent"])
+
+
+def test_questions_and_real_problems_under_a_campaign_keep_their_intent(x):
+    assert triage_classify(text="Come partecipo al concorso?", channel=x, context=SPONSORED).intent == \
+        "support_request"
+    outage = triage_classify(text="App giù da stamattina, anche a me non funziona niente", channel=x,
+                             context=SPONSORED)
+    assert outage.intent == "widespread_anomaly"
+    praise = triage_classify(text="Bella iniziativa, bravi!", channel=x, context=SPONSORED)
+    assert (praise.intent, praise.priority) == ("praise", "low")
+
+
+def test_thanks_closing_a_request_is_not_praise(x):
+    result = classify("Could you send me a new PIN for my debit card? Thanks, Mark", x)
+    assert (result.language, result.intent, result.priority) == ("en", "support_request", "normal")
+
+
+def test_dutch_payments_failing_is_a_widespread_anomaly_and_high(x):
+    result = classify("Bij mij ook: betalingen mislukken al een uur, klanten kunnen niet afrekenen.", x)
+    assert (result.language, result.intent, result.priority) == ("nl", "widespread_anomaly", "high")
+    assert any("Widespread anomaly: at least High" in reason for reason in result.explanation["priority"])
+
+
+def test_italian_wish_asked_as_a_question_is_low(x):
+    result = classify("Avete in programma Google Pay per le carte di debito? Ormai ce l'hanno tutti.", x)
+    assert (result.language, result.intent, result.priority) == ("it", "wish", "low")
+
+
+def test_english_press_enquiry_is_urgent(x):
+    result = classify("I'm a reporter working on a story about your branch closures. Any comment for "
+                      "comment by 5pm?", x)
+    assert (result.intent, result.priority) == ("reputational_risk", "urgent")
+
+
+def test_italian_lawyer_writing_for_a_client_is_urgent_for_legal(x, world):
+    result = classify("Scrivo per conto della mia assistita: vi diffido dal proseguire con gli addebiti.", x)
+    assert result.priority == "urgent" and result.department == world.legal
+
+
+def test_dutch_mis_selling_told_as_a_story(x, world):
+    result = classify("Pas nu zie ik wat de polis kost. Niemand heeft mij de kosten ooit uitgelegd.", x)
+    assert (result.language, result.intent, result.priority) == ("nl", "mis_selling", "high")
+    assert result.sentiment == "negative" and result.department == world.compliance
+
+
+def test_english_stranded_customer_and_gdpr_request_are_high(x):
+    assert classify("Card declined everywhere in Rome, I'm stuck without cash. Please help!", x).priority == "high"
+    assert classify("Under the GDPR please send me all personal data you hold.", x).priority == "high"
+
+
+def test_months_of_waiting_is_high(x):
+    assert classify("Aspetto la risposta al reclamo da tre mesi.", x).priority == "high"
+    assert classify("Aspetto la risposta da tre giorni.", x).priority == "normal"
+
+
+def test_intent_priority_floor_is_a_setting(x, settings):
+    settings.TRIAGE_INTENT_PRIORITY = {}
+    result = classify("I was sold a packaged account I never needed.", x)
+    assert (result.intent, result.priority) == ("mis_selling", "normal")
+
+
+def test_generalised_defaults_are_idempotent_and_keep_a_leads_weights():
+    from django.apps import apps
+
+    from tests.triage.rules import generalised
+
+    thanks = KeywordRule.objects.get(language="en", aspect="intent", pattern="thanks", target="praise")
+    assert thanks.weight == 1
+    thanks.weight = 5
+    thanks.save()
+    count = KeywordRule.objects.count()
+    generalised.add_rules(apps, None)
+    assert KeywordRule.objects.count() == count
+    thanks.refresh_from_db()
+    assert thanks.weight == 5
+    assert KeywordRule.objects.filter(pattern__startswith=r"\bda ", is_regex=True, language="it").exists()
+    legal = RoutingRule.objects.get(name="Legal threats: suggest Legal")
+    assert legal.keyword_list.count("diffid*") == 1 and "avvocat*" in legal.keyword_list
