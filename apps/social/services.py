@@ -378,7 +378,9 @@ def _record_incoming(channel, item, *, ticket, actor, ticket_fields, identity, f
     else:
         ticket, why, conversation = _thread(channel, item, customer)
     text = "\n".join(part for part in (item.subject, item.text) if part)
-    result = triage_classify(text=text, channel=channel, identity=identity, customer=customer)
+    # The post it was written under (a campaign reply wave reads differently from a lone post).
+    context = item.context or (ticket.context if ticket is not None else None)
+    result = triage_classify(text=text, channel=channel, identity=identity, customer=customer, context=context)
     if result.team is None and fallback_team is not None:
         routing = [*result.explanation.get("routing", []),
                    _("Team %(team)s: the team of the person who logged it.") % {"team": fallback_team}]
@@ -457,7 +459,7 @@ def _message_edit(message: Message, item: InboundItem) -> Outcome:
     if message.direction == IN:
         result = triage_classify(
             text=message.body, channel=message.channel, identity=message.author_identity,
-            customer=ticket.customer,
+            customer=ticket.customer, context=ticket.context,
         )
         ticket_priority_raise(ticket=ticket, result=result)
     return Outcome(

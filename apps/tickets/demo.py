@@ -1047,7 +1047,7 @@ class _Builder:
                 if index == 0:
                     # Intake classifies the first message, as ingest does for a new ticket.
                     result = triage_classify(text=step.body, channel=channel, identity=identity,
-                                             customer=customer)
+                                             customer=customer, context=scenario.context)
                     ticket_triage_apply(ticket=ticket, result=result)
             elif isinstance(step, Act):
                 ticket = self._act(ticket, step, thread)

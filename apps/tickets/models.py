@@ -173,12 +173,16 @@ class TicketQuerySet(models.QuerySet):
 class Ticket(ConcurrentTransitionMixin, models.Model):
     subject = models.CharField(max_length=300)
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="tickets")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    # Foreign keys that a composite index in Meta starts with carry no index of their own.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     department = models.ForeignKey(
         Department,
         null=True,
         blank=True,
+        db_index=False,
         on_delete=models.PROTECT,
         help_text=_("The department holding the ticket while it is escalated."),
     )
@@ -188,27 +192,28 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_tickets",
+        db_index=False,
     )
     state = FSMField(
-        default=TicketState.NEW, choices=TicketState.choices, protected=True, db_index=True
+        default=TicketState.NEW, choices=TicketState.choices, protected=True
     )
     version = models.PositiveIntegerField(
         default=1, help_text=_("Raised by every transition: stale forms are refused.")
     )
     priority = models.CharField(
-        max_length=10, choices=Priority.choices, default=Priority.NORMAL, db_index=True
+        max_length=10, choices=Priority.choices, default=Priority.NORMAL
     )
-    language = models.CharField(max_length=8, blank=True, db_index=True)
+    language = models.CharField(max_length=8, blank=True)
     intent = models.CharField(max_length=32, choices=Intent.choices, default=Intent.OTHER)
     sentiment = models.CharField(
         max_length=10, choices=Sentiment.choices, default=Sentiment.NEUTRAL
     )
-    confidential = models.BooleanField(default=False, db_index=True)
+    confidential = models.BooleanField(default=False)
     triage_explanation = models.JSONField(default=dict, blank=True)
     escalation_reason = models.TextField(blank=True)
 
     conversation_key = models.CharField(
-        max_length=255, blank=True, db_index=True,
+        max_length=255, blank=True,
         help_text=_("Platform conversation: X conversation id, Meta post id, LinkedIn post URN."),
     )
     context = models.JSONField(
@@ -227,16 +232,16 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     complaint_category = models.CharField(max_length=40, blank=True)
 
     # SLA deadlines, maintained by apps.sla; stored so queues sort and filter in SQL.
-    first_response_due = models.DateTimeField(null=True, blank=True)
-    next_response_due = models.DateTimeField(null=True, blank=True)
-    resolution_due = models.DateTimeField(null=True, blank=True)
+    first_response_due = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_response_due = models.DateTimeField(null=True, blank=True, db_index=True)
+    resolution_due = models.DateTimeField(null=True, blank=True, db_index=True)
     sla_due = models.DateTimeField(
         null=True, blank=True, db_index=True, help_text=_("Earliest running customer deadline.")
     )
     department_due = models.DateTimeField(null=True, blank=True, db_index=True)
     regulatory_due = models.DateTimeField(null=True, blank=True, db_index=True)
     sla_status = models.CharField(
-        max_length=10, choices=SlaStatus.choices, default=SlaStatus.NONE, db_index=True
+        max_length=10, choices=SlaStatus.choices, default=SlaStatus.NONE
     )
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -256,7 +261,13 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             ("lead_ticket", "Can lead tickets of own team"),
             ("log_contact", "Can log a letter, certified e-mail or phone call"),
         ]
+        # Every index is written by every non-HOT update of a ticket (each SLA sweep rewrites
+        # thousands): only indexes a query uses. Low-cardinality columns (priority, language,
+        # confidential, sla_status) are filtered together with state and team, which the
+        # composite indexes and workspace's partial queue index serve; sla_status carries no
+        # index, so the sweep's status update can stay a heap-only (HOT) update.
         indexes = [
+            models.Index(fields=["conversation_key"], name="ticket_conversation"),
             models.Index(fields=["state", "sla_due"], name="ticket_state_due"),
             models.Index(fields=["team", "state", "sla_due"], name="ticket_team_state_due"),
             models.Index(fields=["department", "state"], name="ticket_dept_state"),

@@ -371,6 +371,10 @@ class RuleClassifier:
         the #bancachenoncera wave; seed 002: the LinkedIn comments)."""
         if not isinstance(context, dict) or not context or intent not in CAMPAIGN_OVERRIDABLE:
             return intent
+        # Under an ordinary post of the brand, a customer describing a concrete problem is asking
+        # for help; under a sponsored or campaign post, the campaign's audience reads it too.
+        if intent == Intent.SUPPORT_REQUEST and not (context.get("sponsored") or context.get("campaign")):
+            return intent
         if sentiment == Sentiment.NEGATIVE:
             why = _("a negative reply")
         elif sentiment == Sentiment.NEUTRAL and intent == Intent.OTHER:

@@ -119,7 +119,7 @@ def test_command_refuses_nonsense(world):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_workers_write_the_same_data_over_their_own_connections():
     from tests.factories import build_world
 
