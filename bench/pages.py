@@ -76,6 +76,8 @@ def prepare(tickets: int, username: str) -> dict:
     if not settings.IS_POSTGRES:
         sys.exit("bench/pages.py measures PostgreSQL: set DATABASE_URL=postgres://…/…bench…")
     call_command("migrate", verbosity=0)
+    # As deployed: WhiteNoise serves the collected files (and warns in every worker without them).
+    call_command("collectstatic", interactive=False, verbosity=0)
     # The demo team and its people first, so generated tickets get assignees and audit actors.
     demo_users_ensure(demo_organisation_ensure())
     have = Ticket.objects.count()
