@@ -5,10 +5,10 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from apps.notifications.models import Notification
+    from apps.notifications.selectors import notification_unread_count
 
     return {
         "user_roles": roles.user_roles(user),
         "is_admin": roles.is_admin(user),
-        "unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count(),
+        "unread_notifications": notification_unread_count(user),
     }

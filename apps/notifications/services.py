@@ -1,6 +1,8 @@
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
+from apps.tickets import policies as ticket_policies
+
 from .models import Notification
 
 
@@ -8,7 +10,13 @@ def notification_create(
     *, user, title: str, kind: str, ticket=None, body: str = "", url: str = "",
     dedupe_key: str | None = None, email: bool = False,
 ) -> Notification | None:
-    """Notify one user in the app (and by e-mail after commit). None if already notified."""
+    """Notify one user in the app (and by e-mail after commit).
+
+    None if already notified, or if the user may not see `ticket`: a notice must not reveal a
+    ticket (its reference, its title) to someone the visibility rule keeps it from.
+    """
+    if ticket is not None and not ticket_policies.can_view(ticket, user):
+        return None
     if url == "" and ticket is not None:
         url = ticket.get_absolute_url()
     try:

@@ -3,13 +3,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from .models import Notification
+from .selectors import notification_list_for_user
 from .services import notifications_mark_read
 
 
 @login_required
 def notification_list(request):
-    items = Notification.objects.filter(user=request.user).select_related("ticket")[:100]
+    items = notification_list_for_user(request.user)
     return TemplateResponse(request, "notifications/list.html", {"items": items})
 
 

@@ -3,6 +3,8 @@
 
 from django.contrib import admin
 
+from apps.tickets.admin import TicketVisibleAdminMixin
+
 from .models import ApprovalPolicy, Outbox, PublishAttempt, Reply, ReplyEvent, ReplyVersion, WatchTerm
 
 
@@ -40,7 +42,7 @@ class ReplyEventInline(admin.TabularInline):
 
 
 @admin.register(Reply)
-class ReplyAdmin(ReadOnlyAdmin):
+class ReplyAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
     list_display = ["pk", "ticket", "author", "state", "delivery", "is_public", "approval_due", "reviewer",
                     "published_at"]
     list_filter = ["state", "delivery", "is_public"]
@@ -63,7 +65,8 @@ class PublishAttemptInline(admin.TabularInline):
 
 
 @admin.register(Outbox)
-class OutboxAdmin(ReadOnlyAdmin):
+class OutboxAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
+    ticket_path = "reply__ticket"
     list_display = ["pk", "reply", "status", "attempts", "next_attempt_at", "external_id", "sent_at"]
     list_filter = ["status"]
     search_fields = ["external_id", "idempotency_key"]

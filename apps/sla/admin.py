@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from apps.tickets.admin import TicketVisibleAdminMixin
 from apps.tickets.models import OPEN_STATES, Channel, Intent, Priority, Ticket
 
 from . import tasks
@@ -238,8 +239,14 @@ class RegulatoryRuleAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        if change:
-            _queue_recompute(request, _open_tickets_with_clocks(Q(rule=form.instance)))
+        # Its own complaints, and those not classified yet: any rule may be the strictest.
+        affected = set(_open_tickets_with_clocks(Q(rule=form.instance)))
+        affected.update(
+            Ticket.objects.filter(
+                state__in=OPEN_STATES, is_formal_complaint=True, complaint_category=""
+            ).values_list("pk", flat=True)
+        )
+        _queue_recompute(request, sorted(affected))
 
 
 @admin.register(DepartmentTarget)
@@ -276,7 +283,7 @@ class SlaEventInline(admin.TabularInline):
 
 
 @admin.register(SlaClock)
-class SlaClockAdmin(ReadOnlyAdmin):
+class SlaClockAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
     list_display = ["ticket", "kind", "state", "started_at", "due_at", "warned_at", "breached_at"]
     list_filter = ["kind", "state"]
     list_select_related = ["ticket"]
@@ -286,7 +293,7 @@ class SlaClockAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SlaEvent)
-class SlaEventAdmin(ReadOnlyAdmin):
+class SlaEventAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
     list_display = ["ticket", "kind", "clock", "at", "handled_at"]
     list_filter = ["kind"]
     list_select_related = ["ticket", "clock"]

@@ -7,6 +7,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from apps.accounts import roles
+from apps.tickets.admin import TicketVisibleAdminMixin
+from apps.tickets.models import Ticket
+from apps.tickets.selectors import ticket_visible_qs
+
 from . import services
 from .models import InboundDelivery, InboundEvent
 
@@ -31,7 +36,8 @@ class AttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
+    ticket_optional = True
     list_display = ("created_at", "channel", "event_key", "status", "attempts", "detail", "ticket_link")
     list_filter = (AttentionFilter, "status", "channel")
     search_fields = ("event_key", "detail")
@@ -83,6 +89,15 @@ class InboundDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     readonly_fields = ("channel", "source", "received_at", "headers", "body_text")
     exclude = ("body",)
+
+    def get_queryset(self, request):
+        # The body is the customer's own text: hidden once any of its events went to a ticket
+        # this user may not see (a confidential one, another team's).
+        qs = super().get_queryset(request)
+        if roles.is_admin(request.user):
+            return qs
+        hidden = Ticket.objects.exclude(pk__in=ticket_visible_qs(request.user).values("pk"))
+        return qs.exclude(events__ticket__in=hidden)
 
     def has_add_permission(self, request):
         return False

@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm.admin import FSMAdminMixin
 
+from apps.accounts import roles
 from apps.accounts.models import Department
 from apps.core.exceptions import ApplicationError
 
@@ -11,6 +13,29 @@ from . import selectors, services
 from .models import Channel, Customer, Identity, Message, Note, Ticket, TicketEvent
 
 SECRET_MASK = "••••••••"
+
+
+class TicketVisibleAdminMixin:
+    """For the admin of anything that belongs to a ticket: only rows of tickets the user may see.
+
+    The changelist, search, change/delete/history pages and actions all start from
+    get_queryset, so a staff member who is not an admin gets 404-like redirects for rows of
+    confidential tickets (or of other teams' tickets) exactly as in the application.
+    `ticket_path` is the lookup from the row to its ticket; with `ticket_optional`, rows without
+    a ticket stay visible.
+    """
+
+    ticket_path = "ticket"
+    ticket_optional = False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if roles.is_admin(request.user):
+            return qs
+        visible = Q(**{f"{self.ticket_path}__in": selectors.ticket_visible_qs(request.user).values("pk")})
+        if self.ticket_optional:
+            visible |= Q(**{f"{self.ticket_path}__isnull": True})
+        return qs.filter(visible)
 
 
 class ChannelForm(forms.ModelForm):
@@ -89,6 +114,9 @@ class MessageInline(admin.StackedInline):
     can_delete = False
     show_change_link = True
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
 
 class TicketEventInline(admin.TabularInline):
     model = TicketEvent
@@ -103,7 +131,11 @@ class TicketEventInline(admin.TabularInline):
 
 @admin.register(Ticket)
 class TicketAdmin(FSMAdminMixin, admin.ModelAdmin):
-    """Transitions offered here are the user's allowed ones and run through the service."""
+    """Transitions offered here are the user's allowed ones and run through the service.
+
+    The form itself is read-only: confidentiality, team, department, assignee, state and the
+    rest change only through transitions and services, which audit and raise the version.
+    """
 
     fsm_fields = ["state"]
     fsm_forms = {
@@ -126,6 +158,19 @@ class TicketAdmin(FSMAdminMixin, admin.ModelAdmin):
             "channel", "team", "department", "assignee"
         )
 
+    def has_add_permission(self, request):
+        # Tickets come from ingest or the intake form (ticket_create audits them); this would not.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = [f.name for f in self.model._meta.fields if f.editable and not f.primary_key]
+        return tuple(dict.fromkeys([*super().get_readonly_fields(request, obj), *editable]))
+
+    def save_model(self, request, obj, form, change):
+        # Nothing is editable: saving would only write back the row as loaded, over any change
+        # a transition or the SLA engine made meanwhile. Transition buttons still post here.
+        return
+
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
         kwargs = dict(kwargs or {})
         reason = kwargs.pop("reason", "")
@@ -141,7 +186,7 @@ class TicketAdmin(FSMAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     list_display = ("ticket", "direction", "channel", "is_public", "created_at")
     list_filter = ("direction", "is_public", "channel")
     raw_id_fields = ("ticket", "author_identity", "author_user")
@@ -149,13 +194,13 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
+class NoteAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     list_display = ("ticket", "author", "is_guidance", "created_at")
     raw_id_fields = ("ticket",)
 
 
 @admin.register(TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin):
+class TicketEventAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     """The audit trail is read-only everywhere, the admin included."""
 
     list_display = ("created_at", "ticket", "actor", "kind", "transition", "from_state", "to_state")

@@ -334,6 +334,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         self.department = department
         if department.confidential:
             self.confidential = True
+        self._drop_assignee_who_cannot_see()
 
     @transition(field=state, source=TicketState.ESCALATED, target=TicketState.ESCALATED,
                 conditions=[policies.department_has_routes],
@@ -343,6 +344,12 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         self.department = department
         if department.confidential:
             self.confidential = True
+        self._drop_assignee_who_cannot_see()
+
+    def _drop_assignee_who_cannot_see(self):
+        # A care agent keeps no claim on a ticket that became confidential to them.
+        if self.assignee_id is not None and not policies.can_view(self, self.assignee):
+            self.assignee = None
 
     @transition(field=state, source=TicketState.ESCALATED, target=TicketState.OPEN,
                 permission=policies.can_work_department,

@@ -4,7 +4,8 @@
 - Only members of the holding department act on an escalated ticket.
 - Leads can do everything agents can in their team, and assign work to others.
 - Confidential (HR) tickets are visible only to members of a confidential department and to
-  admins; those members act on them in every state, as the owning team would.
+  admins; those members act on them in every state, as the owning team would. They are only
+  escalated or transferred to confidential departments and only assigned to people who see them.
 """
 
 from django.db.models import Q
@@ -112,5 +113,16 @@ def is_assigned(ticket) -> bool:
     return ticket.assignee_id is not None
 
 
+def department_may_hold(ticket, department) -> bool:
+    """A confidential ticket may only go to a confidential department: any other could
+    neither see nor act on it, and would hold it with nobody able to hand it back."""
+    return department.confidential or not ticket.confidential
+
+
 def department_has_routes(ticket) -> bool:
-    return ticket.department_id is not None and ticket.department.routes.exists()
+    if ticket.department_id is None:
+        return False
+    routes = ticket.department.routes.all()
+    if ticket.confidential:
+        routes = routes.filter(confidential=True)
+    return routes.exists()

@@ -3,8 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
+
+from apps.accounts import roles
+from apps.accounts.models import Department
 
 from . import policies
 from .models import CARE_STATES, OPEN_STATES, Identity, Message, Note, Ticket, TicketEvent
@@ -39,6 +43,33 @@ def ticket_get_for_user(user, pk: int) -> Ticket:
     if ticket is None or not policies.can_view(ticket, user):
         raise Http404("No such ticket")
     return ticket
+
+
+def ticket_escalation_departments(ticket: Ticket) -> QuerySet[Department]:
+    """Where this ticket may be escalated: any non-care department; a confidential one only."""
+    qs = Department.objects.exclude(kind=Department.Kind.CARE)
+    return qs.filter(confidential=True) if ticket.confidential else qs
+
+
+def ticket_transfer_departments(ticket: Ticket) -> QuerySet[Department]:
+    """Where the holding department may pass this ticket on (confidential ones only, if it is)."""
+    if ticket.department_id is None:
+        return Department.objects.none()
+    qs = ticket.department.routes.all()
+    return qs.filter(confidential=True) if ticket.confidential else qs
+
+
+def ticket_assignable_users(ticket: Ticket):
+    """Who may be assigned: the team's active members; for a confidential ticket, the people
+    who may see it (members of a confidential department and admins), as the service checks."""
+    users = get_user_model().objects.filter(is_active=True)
+    if ticket.confidential:
+        return users.filter(
+            Q(departments__confidential=True) | Q(is_superuser=True) | Q(groups__name=roles.ADMIN)
+        ).distinct()
+    if ticket.team_id is None:
+        return users.none()
+    return users.filter(teams=ticket.team_id)
 
 
 @dataclass(frozen=True)

@@ -59,13 +59,22 @@ def _validate_params(ticket: Ticket, name: str, actor, params: dict, reason: str
         return {"user": actor}
     if name == "assign":
         assignee = params.get("assignee")
-        if assignee is not None and not assignee.teams.filter(pk=ticket.team_id).exists():
+        if assignee is None:
+            return {"assignee": None}
+        if ticket.confidential:
+            # Confidential tickets are worked by the confidential department, as the team would.
+            if not policies.can_view(ticket, assignee):
+                raise ApplicationError(
+                    _("%(user)s may not see this confidential ticket.") % {"user": assignee}
+                )
+        elif not assignee.teams.filter(pk=ticket.team_id).exists():
             raise ApplicationError(_("%(user)s is not in this ticket's team.") % {"user": assignee})
         return {"assignee": assignee}
     if name == "escalate":
         department = params.get("department")
         if not isinstance(department, Department) or department.kind == Department.Kind.CARE:
             raise ApplicationError(_("Choose the department to escalate to."))
+        _check_department_may_hold(ticket, department)
         return {"department": department}
     if name == "transfer":
         department = params.get("department")
@@ -76,10 +85,19 @@ def _validate_params(ticket: Ticket, name: str, actor, params: dict, reason: str
                 _("The routing policy does not allow a transfer from %(dept)s to there.")
                 % {"dept": ticket.department}
             )
+        _check_department_may_hold(ticket, department)
         return {"department": department}
     if name in ("resolve", "close"):
         return {"at": params.get("at") or timezone.now()}
     return {}
+
+
+def _check_department_may_hold(ticket: Ticket, department: Department) -> None:
+    if not policies.department_may_hold(ticket, department):
+        raise ApplicationError(
+            _("This ticket is confidential: %(dept)s could neither see nor act on it. "
+              "Choose a confidential department.") % {"dept": department}
+        )
 
 
 def ticket_transition(
@@ -142,7 +160,7 @@ def ticket_transition(
                 ticket=locked, author=actor, body=reason, is_guidance=True,
                 department=previous_department,
             )
-        if transition in ("claim", "take_over", "assign"):
+        if transition in ("claim", "take_over", "assign") or locked.assignee != previous_assignee:
             event_data["assignee"] = str(locked.assignee) if locked.assignee else ""
             event_data["previous_assignee"] = str(previous_assignee) if previous_assignee else ""
         ticket_event_record(

@@ -96,10 +96,8 @@ class TransitionForm(forms.Form):
 
     def __init__(self, *args, ticket, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["department"].queryset = Department.objects.exclude(kind=Department.Kind.CARE)
-        self.fields["assignee"].queryset = get_user_model().objects.filter(
-            teams=ticket.team_id, is_active=True
-        )
+        self.fields["department"].queryset = selectors.ticket_escalation_departments(ticket)
+        self.fields["assignee"].queryset = selectors.ticket_assignable_users(ticket)
 
 
 def _detail_context(request, ticket, *, full_page: bool = False, **extra) -> dict:
@@ -126,17 +124,14 @@ def _detail_context(request, ticket, *, full_page: bool = False, **extra) -> dic
         "merge_targets": lazy(lambda: selectors.merge_targets(ticket, list(history))),
         "can_work": lazy(lambda: policies.can_work_care(ticket, user)),
         "departments": lazy(
-            lambda: list(Department.objects.exclude(kind=Department.Kind.CARE))
+            lambda: list(selectors.ticket_escalation_departments(ticket))
             if any(t.form == "escalate" for t in transitions) else []
         ),
         "transfer_targets": lazy(
-            lambda: list(ticket.department.routes.all())
-            if ticket.department_id and any(t.form == "transfer" for t in transitions) else []
+            lambda: list(selectors.ticket_transfer_departments(ticket))
+            if any(t.form == "transfer" for t in transitions) else []
         ),
-        "assignable": lazy(
-            lambda: list(get_user_model().objects.filter(teams=ticket.team_id, is_active=True))
-            if ticket.team_id else []
-        ),
+        "assignable": lazy(lambda: list(selectors.ticket_assignable_users(ticket))),
         "others": lazy(lambda: presence.presence_for_ticket(ticket.pk, exclude_user_id=user.pk)),
         "clocks": lazy(lambda: ticket_clocks(ticket)),
         "presence_poll_seconds": presence.POLL_SECONDS,
