@@ -11,5 +11,7 @@ class RepliesConfig(AppConfig):
 
         from .services import message_flag_personal_data
 
-        # Inbound public posts are scanned in the ingest transaction, so the flag is never missing.
+        # Inbound public posts are scanned in the ingest transaction, so the flag is never missing,
+        # and scanned again when their author edits them on the network.
         hooks.subscribe("message_recorded", message_flag_personal_data)
+        hooks.subscribe("message_edited", message_flag_personal_data)

@@ -9,8 +9,10 @@ what came back; they never touch the database. Every failure is one of three kin
   gateway timeout): before trying again the network is searched for it (`find_published`), or,
   where that is impossible, a person checks. Replies are never blindly posted twice.
 
-E-mail honours an idempotency key (the Message-ID, derived from the outbox key), so a repeated
-send is recognisable as the same mail; X, Meta and LinkedIn do not, hence the lookups.
+No network honours an idempotency key, hence the lookups. E-mail derives its Message-ID from
+the outbox key, but mail servers do not deduplicate by it: a second send is a second mail in the
+customer's inbox, and a mail already sent cannot be looked up, so an unknown SMTP outcome is
+parked for a person. Only a failure to connect is certain to have sent nothing.
 """
 
 import html
@@ -176,14 +178,19 @@ def _retry_after(headers: dict) -> int | None:
 
 
 def raise_for_status(resp: HttpResponse, *, network: str) -> None:
-    """Classify a non-2xx answer: 5xx and 429 retry, a gateway timeout is unknown, 4xx stops."""
+    """Classify a non-2xx answer.
+
+    500, 502 and 504 come from behind the front door: the platform may have stored the post
+    before failing (X is known to answer 500 after creating the post), so the outcome is
+    unknown and the next attempt first looks for the post. 503, 429 and 408 are refusals at the
+    door and retry; other 4xx stop."""
     if 200 <= resp.status < 300:
         return
     excerpt = resp.excerpt()
     detail = _error_detail(resp)
-    if resp.status == 504:
+    if resp.status in (500, 502, 504):
         raise PublishError(
-            f"{network} answered 504 (gateway timeout): it may or may not have been posted. {detail}",
+            f"{network} answered {resp.status}: it may or may not have been posted. {detail}",
             kind=PublishError.UNKNOWN, http_status=resp.status, response=excerpt,
         )
     if resp.status >= 500 or resp.status in (408, 429):
@@ -231,7 +238,6 @@ class Publisher:
     network = ""
     default_base_url = ""
     deliveries: frozenset = frozenset()
-    honours_idempotency_key = False
 
     def __init__(self, channel: Channel):
         self.channel = channel
@@ -480,20 +486,28 @@ def angle_id(value: str) -> str:
 
 
 class EmailPublisher(Publisher):
-    """SMTP through Django's mail; the Message-ID comes from the outbox key, so a resend after an
-    unknown outcome is the same mail (mail clients and archives treat it as a duplicate)."""
+    """SMTP through Django's mail; the Message-ID comes from the outbox key, so answers thread
+    back. SMTP has no idempotency: after an unknown outcome a person checks before a resend."""
 
     network = "E-mail"
     deliveries = frozenset({EMAIL})
-    honours_idempotency_key = True
 
     def from_address(self) -> str:
         account = self.channel.account_id
         return account if "@" in account else settings.DEFAULT_FROM_EMAIL
 
     def message_id(self, job: PublishJob) -> str:
+        return self.message_id_for(job.idempotency_key)
+
+    def message_id_for(self, idempotency_key: str) -> str:
         domain = parseaddr(self.from_address())[1].rpartition("@")[2] or "caretickets.local"
-        return f"<{job.idempotency_key}@{domain}>"
+        return f"<{idempotency_key}@{domain}>"
+
+    def find_published(self, job, *, timeout):
+        raise LookupUnavailable(
+            "a mail server cannot be asked whether it accepted a mail, and it would deliver a second "
+            "copy: look in the mailbox's sent mail or the mail server's log"
+        )
 
     def _headers(self, job: PublishJob) -> dict[str, str]:
         headers = {"From": self.from_address(), "To": job.recipient, "Subject": job.subject,
@@ -525,9 +539,15 @@ class EmailPublisher(Publisher):
     def publish(self, job, *, timeout):
         request = self.build(job)
         headers = self._headers(job)
+        connection = self._connection(timeout)
+        try:
+            connection.open()
+        except (smtplib.SMTPException, OSError) as exc:
+            # Nothing was handed over before the session was up: trying again cannot send twice.
+            raise PublishError(f"Could not connect to the mail server: {exc}", kind=PublishError.RETRYABLE)
         message = EmailMessage(
             subject=job.subject, body=job.text, from_email=headers.pop("From"),
-            to=[headers.pop("To")], connection=self._connection(timeout),
+            to=[headers.pop("To")], connection=connection,
             headers={k: v for k, v in headers.items() if k != "Subject"},
         )
         try:
@@ -541,6 +561,8 @@ class EmailPublisher(Publisher):
             raise PublishError(f"The mail server answered {exc.smtp_code}: {exc.smtp_error!r}", kind=kind)
         except (smtplib.SMTPException, OSError) as exc:
             raise PublishError(f"Sending the mail broke off: {exc}", kind=PublishError.UNKNOWN)
+        finally:
+            connection.close()
         return PublishResult(external_id=self.message_id(job), request=request.recordable())
 
 

@@ -24,7 +24,7 @@ from apps.accounts.models import Department, User
 from apps.core.exceptions import ApplicationError, PermissionRefused, StaleObject
 from apps.notifications.services import notification_create
 from apps.tickets import policies as ticket_policies
-from apps.tickets.models import Message, Note, Ticket, TicketEvent, TicketState
+from apps.tickets.models import Channel, Message, Note, Ticket, TicketEvent, TicketState
 from apps.tickets.services import message_record, note_add, ticket_event_record, ticket_transition
 
 from . import guard, policies, publishers, selectors
@@ -88,7 +88,8 @@ def _lock(reply_id: int) -> Reply:
     return (
         Reply.objects.select_for_update(of=("self",))
         .select_related("ticket", "ticket__channel", "ticket__department", "ticket__customer",
-                        "author", "channel", "in_reply_to", "in_reply_to__author_identity")
+                        "author", "channel", "in_reply_to", "in_reply_to__channel",
+                        "in_reply_to__author_identity")
         .get(pk=reply_id)
     )
 
@@ -181,18 +182,25 @@ def _approval_due(ticket: Ticket, submitted_at: datetime) -> datetime | None:
 
 
 def _notify_reviewers(reply: Reply) -> None:
-    reviewers = (
-        User.objects.filter(is_active=True, groups__name=roles.REVIEWER)
-        .exclude(pk=reply.author_id).distinct()
+    """Ask the reviewers who may approve this reply and open its ticket (never its author).
+
+    An HR-confidential ticket is closed to compliance reviewers outside HR, so besides any
+    reviewer in a confidential department the admins are asked, who may approve it too.
+    """
+    asked = Q(groups__name=roles.REVIEWER)
+    if reply.ticket.confidential:
+        asked |= Q(groups__name=roles.ADMIN) | Q(is_superuser=True)
+    candidates = (
+        User.objects.filter(asked, is_active=True).exclude(pk=reply.author_id).distinct().order_by("pk")
     )
-    for user in reviewers:
-        if policies.can_see_for_review(reply.ticket, user):
+    for user in candidates:
+        if policies.can_review(reply, user):
             notification_create(
                 user=user, ticket=None, kind="approval_requested",
                 url=reverse("replies:approvals"),
                 title=_("%(author)s asks for approval of a reply on %(ref)s")
                 % {"author": reply.author, "ref": reply.ticket.reference},
-                body=reply.body[:300], dedupe_key=f"reply:{reply.pk}:review:{reply.version}",
+                body=reply.body[:300], dedupe_key=f"reply:{reply.pk}:review:{reply.version}:{user.pk}",
             )
 
 
@@ -449,6 +457,9 @@ def reply_confirm_published(*, reply: Reply, actor, external_id: str = "") -> Re
         reply = _lock(reply.pk)
         if outbox is None:
             raise ApplicationError(_("This reply was never queued for publishing."))
+        if not external_id and reply.delivery == Delivery.EMAIL:
+            # The mail went out under the Message-ID derived from the key: answers thread to it.
+            external_id = publishers.EmailPublisher(reply.channel).message_id_for(str(outbox.idempotency_key))
         now = timezone.now()
         _transition(reply, "confirm_published", actor, external_id=external_id, at=now,
                     data={"external_id": external_id, "previous_error": outbox.last_error})
@@ -510,26 +521,56 @@ def _email_subject(ticket: Ticket) -> str:
     return subject[:250]
 
 
+def _not_ours(reply: Reply, outbox: Outbox) -> frozenset:
+    """Ids of our posts on this ticket that cannot be this reply's, so a lookup skips them.
+
+    Those are the posts of other replies, and posts recorded before this reply's first attempt
+    (an agent answering natively on the network). The webhook echo of this reply's own post,
+    recorded by ingest while its outcome was unknown, is neither: the lookup must find it.
+    """
+    first_attempt = (
+        outbox.publish_attempts.order_by("number").values_list("started_at", flat=True).first()
+    )
+    not_before = Q(received_at__lt=first_attempt) if first_attempt else Q()
+    return frozenset(
+        Message.objects.filter(channel=reply.channel, direction=Message.Direction.OUT,
+                               external_id__isnull=False, ticket=reply.ticket)
+        .filter((Q(reply__isnull=False) & ~Q(reply=reply)) | not_before)
+        .values_list("external_id", flat=True)
+    )
+
+
+MAIL_KINDS = frozenset({Channel.Kind.EMAIL, Channel.Kind.CERTIFIED_EMAIL})
+
+
+def _mail_thread(reply: Reply) -> tuple[str, list[str]]:
+    """The Message-ID an e-mail reply answers and its References chain, when it answers a mail.
+
+    An e-mail answering a tweet or a comment (a network without private messages) starts a new
+    mail thread: a platform's post id is no Message-ID.
+    """
+    target = reply.in_reply_to
+    if target is None or not target.external_id or target.channel.kind not in MAIL_KINDS:
+        return "", []
+    return target.external_id, [*(str(r) for r in target.references or [] if r), target.external_id]
+
+
 def _publish_job(reply: Reply, outbox: Outbox) -> publishers.PublishJob:
     target = reply.in_reply_to
-    known = frozenset(
-        Message.objects.filter(channel=reply.channel, direction=Message.Direction.OUT,
-                               external_id__isnull=False)
-        .filter(ticket=reply.ticket).values_list("external_id", flat=True)
-    )
-    references: tuple[str, ...] = ()
-    if reply.delivery == Delivery.EMAIL and target is not None and target.external_id:
-        references = tuple(str(r) for r in (target.references or []) if r) + (target.external_id,)
+    target_id = (target.external_id or "") if target else ""
+    references: list[str] = []
+    if reply.delivery == Delivery.EMAIL:
+        target_id, references = _mail_thread(reply)
     return publishers.PublishJob(
         text=reply.body,
         delivery=reply.delivery,
         idempotency_key=str(outbox.idempotency_key),
-        target_id=(target.external_id or "") if target else "",
+        target_id=target_id,
         target_parent_id=(target.conversation_id or reply.ticket.conversation_key) if target else "",
         recipient=reply.recipient,
         subject=_email_subject(reply.ticket),
-        references=references,
-        known_ids=known,
+        references=tuple(references),
+        known_ids=_not_ours(reply, outbox),
     )
 
 
@@ -548,7 +589,8 @@ def _outbox_claim(outbox_id: int) -> _Claim | None:
     with transaction.atomic(durable=True):
         outbox = (
             Outbox.objects.select_for_update(of=("self",))
-            .select_related("reply", "reply__channel", "reply__ticket", "reply__in_reply_to")
+            .select_related("reply", "reply__channel", "reply__ticket", "reply__in_reply_to",
+                            "reply__in_reply_to__channel")
             .filter(pk=outbox_id).first()
         )
         if outbox is None or outbox.status not in Outbox.OPEN_STATUSES:
@@ -566,9 +608,8 @@ def _outbox_claim(outbox_id: int) -> _Claim | None:
                 previous.finished_at = now
                 previous.error = _("The worker stopped before it recorded what the network answered.")
                 previous.save(update_fields=["outcome", "finished_at", "error"])
-            # Where the network honours our key (e-mail), sending again is the reconciliation.
-            reconcile = not _honours_key(outbox.reply.channel)
-        reconcile = reconcile and not outbox.reply.channel.sandbox
+            # Never blindly again: look the reply up first, or park it for a person.
+            reconcile = not outbox.reply.channel.sandbox
         attempt = PublishAttempt.objects.create(
             outbox=outbox, number=(previous.number + 1) if previous else 1, started_at=now,
             reconciling=reconcile, sandbox=outbox.reply.channel.sandbox,
@@ -688,8 +729,7 @@ def _after_publish(reply: Reply, *, external_id: str, at: datetime, actor, sandb
         fields = {}
         if reply.delivery == Delivery.EMAIL:
             fields["subject"] = _email_subject(reply.ticket)
-            if target is not None and target.external_id:
-                fields["references"] = [*(target.references or []), target.external_id]
+            fields["references"] = _mail_thread(reply)[1]
         message = message_record(
             ticket=reply.ticket, channel=reply.channel, direction=Message.Direction.OUT,
             body=reply.body, created_at=at, is_public=reply.is_public, author_user=reply.author,
@@ -701,6 +741,10 @@ def _after_publish(reply: Reply, *, external_id: str, at: datetime, actor, sandb
         )
     else:
         message = existing
+        if message.author_user_id is None:
+            # The echo names no person; the reply it turned out to be does.
+            Message.objects.filter(pk=message.pk).update(author_user=reply.author)
+            message.author_user = reply.author
     Reply.objects.filter(pk=reply.pk).update(message=message)
     reply.message = message
     if reply.wait_for_customer:
@@ -708,14 +752,22 @@ def _after_publish(reply: Reply, *, external_id: str, at: datetime, actor, sandb
 
 
 def _ticket_wait_for_customer(reply: Reply) -> None:
+    """Move the ticket to pending customer as the author asked; a new ticket is triaged first."""
     ticket = Ticket.objects.get(pk=reply.ticket_id)
-    if ticket.state != TicketState.OPEN:
+    if ticket.state not in (TicketState.NEW, TicketState.OPEN):
         _audit(reply, "wait_for_customer_skipped", None, from_state=reply.state,
                reason=_("The ticket was %(state)s, so it was not moved to pending customer.")
                % {"state": ticket.get_state_display()})
         return
     try:
         with transaction.atomic():
+            if ticket.state == TicketState.NEW:
+                # Answering a new ticket is working it; the workflow opens it by triage.
+                ticket = ticket_transition(
+                    ticket=ticket, transition="triage", actor=reply.author,
+                    reason=_("Answered before triage; opened to wait for the customer."),
+                    data={"reply_id": reply.pk},
+                )
             ticket_transition(
                 ticket=ticket, transition="wait_for_customer", actor=reply.author,
                 reason=_("Reply published; waiting for the customer's answer."),
@@ -752,7 +804,7 @@ def _outbox_record_failure(claim: _Claim, error: publishers.PublishError) -> str
             _outbox_give_up(outbox, attempt)
             return "failed"
         if outbox.attempts >= max_attempts:
-            if outcome == PublishAttempt.Outcome.UNKNOWN and not _honours_key(claim.channel):
+            if outcome == PublishAttempt.Outcome.UNKNOWN:
                 outbox.status = Outbox.Status.UNKNOWN
                 outbox.last_error = _(
                     "Outcome unknown — check on the network before retrying. Last error: %(err)s"
@@ -772,13 +824,6 @@ def _outbox_record_failure(claim: _Claim, error: publishers.PublishError) -> str
         outbox.save()
         _enqueue_publish(outbox.pk, countdown=delay)
     return "retry"
-
-
-def _honours_key(channel) -> bool:
-    try:
-        return publishers.publisher_for(channel).honours_idempotency_key
-    except publishers.Unsupported:
-        return False
 
 
 def _outbox_park_unknown(claim: _Claim, why: str) -> str:
@@ -843,13 +888,13 @@ def outbox_requeue_stale() -> int:
 
 
 def message_flag_personal_data(*, message: Message, at=None) -> None:
-    """Hook for "message_recorded": flag inbound public posts that expose personal data."""
+    """Hook for "message_recorded" and "message_edited": flag inbound public posts that expose
+    personal data, and drop the flag once an edit took the data out again."""
     if message.direction != Message.Direction.IN or not message.is_public:
         return
-    findings = selectors.scan_public_text(message.body)
-    if not findings:
+    flags = [f.as_dict() for f in selectors.scan_public_text(message.body)]
+    if flags == (message.pii_flags or []):
         return
-    flags = [f.as_dict() for f in findings]
     Message.objects.filter(pk=message.pk).update(pii_flags=flags)
     message.pii_flags = flags
 

@@ -21,6 +21,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Team
+from apps.tickets import hooks
 from apps.tickets.models import (
     OPEN_STATES,
     Channel,
@@ -388,6 +389,11 @@ def _record_incoming(channel, item, *, ticket, actor, ticket_fields, identity, f
     linked_from = None
     if ticket is not None and ticket.state == TicketState.CLOSED:
         linked_from, ticket = ticket, None
+        if linked_from.confidential and not result.confidential:
+            # The follow-up of an HR case stays with HR: confidential, like the case it continues.
+            routing = [*result.explanation.get("routing", []),
+                       _("Confidential: follow-up of confidential %(ref)s.") % {"ref": linked_from.reference}]
+            result = replace(result, confidential=True, explanation={**result.explanation, "routing": routing})
     created = ticket is None
     if created:
         ticket = ticket_create(
@@ -456,6 +462,8 @@ def _message_edit(message: Message, item: InboundItem) -> Outcome:
         reason=_("The author edited their message on the platform."),
         data={"message_id": message.pk, "edited": True, "previous_body": previous[:2000]},
     )
+    # Derived from the text, like at intake: e.g. personal data the author added (or removed).
+    hooks.emit("message_edited", message=message, at=message.edited_at)
     if message.direction == IN:
         result = triage_classify(
             text=message.body, channel=message.channel, identity=message.author_identity,

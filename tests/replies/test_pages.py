@@ -7,9 +7,12 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import timezone
 
+from apps.accounts import roles
+from apps.notifications.models import Notification
 from apps.replies import selectors, services
 from apps.replies.models import Reply
 from apps.tickets.models import Note, Ticket
+from tests.factories import UserFactory
 
 from .helpers import customer_post
 
@@ -255,6 +258,42 @@ def test_hr_confidential_replies_stay_invisible_outside_hr_and_admins(world, cli
     assert selectors.approval_queue(world.compliance_user) == []
     client.force_login(world.admin)
     assert "Complaint about an employee" in client.get("/replies/approvals/").content.decode()
+
+
+def test_confidential_approval_request_reaches_only_people_who_can_open_it(
+        world, client, django_capture_on_commit_callbacks):
+    hr_ticket = world.ticket(state="escalated", department=world.hr, confidential=True,
+                             subject="Complaint about an employee")
+    customer_post(hr_ticket, external_id="hr2")
+    world.hr_user.teams.add(world.care)
+    world.hr_user.groups.add(*world.agent.groups.all())
+    hr_author = type(world.hr_user).objects.get(pk=world.hr_user.pk)
+    reply = awaiting(world, hr_ticket, author=hr_author, body="We take this seriously.")
+    assert reply.state == "awaiting_approval"
+    asked = {n.user for n in Notification.objects.filter(kind="approval_requested")}
+    # Compliance may not read HR tickets; an admin may, and approves it.
+    assert asked == {world.admin}
+    for user in asked:
+        client.force_login(user)
+        (notice,) = Notification.objects.filter(user=user, kind="approval_requested")
+        assert "Complaint about an employee" in client.get(notice.url).content.decode()
+        assert client.get(f"/replies/{reply.pk}/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=False):
+        services.reply_approve(reply=reply, reviewer=world.admin)
+    assert Reply.objects.get(pk=reply.pk).state == "queued"
+
+
+def test_confidential_approval_request_reaches_hr_reviewers_too(world):
+    hr_reviewer = UserFactory(username="hr-reviewer", role=roles.REVIEWER)
+    hr_reviewer.departments.set([world.hr])
+    hr_ticket = world.ticket(state="escalated", department=world.hr, confidential=True,
+                             subject="Complaint about an employee")
+    customer_post(hr_ticket, external_id="hr3")
+    reply = awaiting(world, hr_ticket, author=world.admin, body="We take this seriously.")
+    assert reply.state == "awaiting_approval"
+    # Four eyes: the author (here an admin) is never asked to approve their own reply.
+    asked = {n.user for n in Notification.objects.filter(kind="approval_requested")}
+    assert asked == {hr_reviewer}
 
 
 def test_approve_from_the_queue(world, client):

@@ -3,11 +3,13 @@
 import pytest
 from django_fsm import TransitionNotAllowed
 
+from apps.accounts import roles
 from apps.core.exceptions import ApplicationError, PermissionRefused, StaleObject
 from apps.notifications.models import Notification
 from apps.replies import selectors, services
 from apps.replies.models import Outbox, Reply, ReplyEvent, ReplyVersion
 from apps.tickets.models import TicketEvent
+from tests.factories import UserFactory
 
 from .helpers import customer_post
 
@@ -114,6 +116,14 @@ def test_escalated_ticket_reply_waits_for_approval_and_reviewers_are_told(world,
     assert not Outbox.objects.filter(reply=reply).exists()
     assert Notification.objects.filter(user=world.compliance_user, kind="approval_requested").exists()
     assert not Notification.objects.filter(user=world.agent, kind="approval_requested").exists()
+
+
+def test_every_reviewer_is_asked_not_only_the_first(world, escalated):
+    second = UserFactory(username="compliance2", role=roles.REVIEWER)
+    second.departments.set([world.compliance])
+    services.reply_submit(reply=draft(escalated, world.agent), actor=world.agent)
+    asked = {n.user for n in Notification.objects.filter(kind="approval_requested")}
+    assert asked == {world.compliance_user, second}
 
 
 def test_approve_queues_in_the_same_transaction(world, escalated, django_capture_on_commit_callbacks):

@@ -222,6 +222,30 @@ def test_meta_comment_thread_edit_and_remove(deliver, world):
     assert Message.objects.count() == 3
 
 
+def meta_comment_edited(text: str, *, at: int) -> bytes:
+    payload = json.loads(fixture_bytes("meta_feed_edited.json"))
+    payload["entry"][0]["changes"][0]["value"].update(message=text, created_time=at)
+    return json.dumps(payload).encode()
+
+
+def test_edited_comment_is_checked_for_personal_data_again(deliver, client, world):
+    deliver("meta", "meta_feed_comment.json")
+    comment = Message.objects.get(external_id="880000000000001_990000000000001")
+    assert comment.pii_flags == []
+    deliver("meta", meta_comment_edited(
+        "Aspetto il rimborso da due mesi, ecco il mio IBAN: IT60 X054 2811 1010 0000 0123 456", at=1772446001))
+    comment.refresh_from_db()
+    assert [f["kind"] for f in comment.pii_flags] == ["iban"]
+    # The agent sees the exposed data on the ticket and is offered to hide the comment.
+    client.force_login(world.agent)
+    page = client.get(comment.ticket.get_absolute_url()).content.decode()
+    assert "IT60 •••• 3456" in page and "Hide the comment" in page
+    # The author took it out again: the flag goes too.
+    deliver("meta", meta_comment_edited("Aspetto il rimborso da due mesi.", at=1772446002))
+    comment.refresh_from_db()
+    assert comment.pii_flags == []
+
+
 def test_edit_of_an_unknown_comment_keeps_its_words_and_removal_of_one_is_ignored(deliver):
     deliver("meta", "meta_feed_remove.json")
     assert InboundEvent.objects.get().status == "ignored"
