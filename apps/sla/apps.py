@@ -17,3 +17,4 @@ class SlaConfig(AppConfig):
         hooks.subscribe("ticket_created", services.sla_on_ticket_created)
         hooks.subscribe("ticket_transitioned", services.sla_on_ticket_transitioned)
         hooks.subscribe("message_recorded", services.sla_on_message_recorded)
+        hooks.subscribe("ticket_merged", services.sla_on_ticket_merged)

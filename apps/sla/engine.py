@@ -95,15 +95,26 @@ def department_target_for(department) -> DepartmentTarget | None:
     return targets[0] if targets else None
 
 
-def regulatory_rule_for(category: str, *, received_at: datetime) -> RegulatoryRule | None:
+def active_regulatory_rules() -> list[RegulatoryRule]:
+    return list(RegulatoryRule.objects.filter(is_active=True).select_related("calendar"))
+
+
+def regulatory_rule_for(
+    category: str, *, received_at: datetime, rules: list[RegulatoryRule] | None = None
+) -> RegulatoryRule | None:
     """The rule of a formal complaint's category; for one not classified yet, the strictest.
 
     Until somebody says which regulator's rule applies, the earliest deadline any active rule
-    would give is the one that cannot be missed.
+    would give is the one that cannot be missed. `rules` are the active rules when the caller
+    has them loaded already (a recompute of many tickets).
     """
-    rules = RegulatoryRule.objects.filter(is_active=True).select_related("calendar")
+    if rules is None:
+        active = RegulatoryRule.objects.filter(is_active=True).select_related("calendar")
+        if category:
+            return active.filter(category=category).first()
+        rules = list(active)
     if category:
-        return rules.filter(category=category).first()
+        return next((rule for rule in rules if rule.category == category), None)
     return min(rules, key=lambda rule: regulatory_due(rule, received_at), default=None)
 
 
@@ -401,6 +412,12 @@ class TicketClocks:
             SlaEvent.objects.bulk_create(self.events, ignore_conflicts=True)
             self.events = []
         ticket_columns_sync(self.ticket, self.open_clocks(), now=now or timezone.now())
+
+
+TICKET_COLUMNS = (
+    "first_response_due", "next_response_due", "resolution_due", "sla_due", "department_due",
+    "regulatory_due", "sla_status",
+)
 
 
 def ticket_columns(clocks: list[SlaClock], *, now: datetime) -> dict:

@@ -496,3 +496,44 @@ class SlaEvent(models.Model):
 
 
 ALERT_KINDS = (SlaEvent.Kind.WARNING, SlaEvent.Kind.BREACH)
+
+
+class ApprovalAlert(models.Model):
+    """A warning or breach of a reply's approval turnaround, recorded once per submission.
+
+    Replies and their `approval_due` belong to apps.replies; the sweep only reads the ones
+    waiting for a reviewer. A reply rejected, revised and submitted again is a new submission
+    and is timed again.
+    """
+
+    reply = models.ForeignKey(
+        "replies.Reply", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    submitted_at = models.DateTimeField(help_text=_("The submission the alert is about."))
+    kind = models.CharField(
+        max_length=10,
+        choices=[(k.value, k.label) for k in (SlaEvent.Kind.WARNING, SlaEvent.Kind.BREACH)],
+    )
+    at = models.DateTimeField(help_text=_("The instant crossed."))
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the reviewers and leads were notified (or the alert found moot).
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            # Also the index the sweep's "not recorded yet" lookups use.
+            models.UniqueConstraint(
+                fields=["reply", "submitted_at", "kind"], name="sla_approval_alert_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="sla_approval_unhandled",
+                condition=Q(handled_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        return f"reply {self.reply_id} approval {self.kind} {self.at:%Y-%m-%d %H:%M}"

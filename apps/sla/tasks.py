@@ -24,6 +24,15 @@ def sla_events_act(event_ids: list[int]) -> int:
     return services.sla_events_act(event_ids=event_ids)
 
 
+@shared_task(
+    name="apps.sla.tasks.sla_approval_alerts_act", ignore_result=True, acks_late=True,
+    autoretry_for=(Exception,), retry_backoff=True, max_retries=5,
+)
+def sla_approval_alerts_act(alert_ids: list[int]) -> int:
+    """Notify reviewers and leads of these approval alerts; alerts already handled are skipped."""
+    return services.sla_approval_alerts_act(alert_ids=alert_ids)
+
+
 @shared_task(name="apps.sla.tasks.sla_recompute", ignore_result=True, acks_late=True)
 def sla_recompute(ticket_ids: list[int] | None = None) -> int:
     """Rebuild deadlines of these open tickets (all open tickets when None)."""

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.sla.services import sla_ticket_rematch
 from apps.tickets.models import PRIORITY_RANK, Priority, Ticket, TicketEvent
 from apps.tickets.services import ticket_event_record
 
@@ -62,6 +63,8 @@ def ticket_priority_raise(*, ticket: Ticket, result: TriageResult, actor=None) -
     """A later message warrants more urgency: raise the ticket's priority (never lower it).
 
     Returns whether it was raised. The reasons join the ticket's explanation and the audit trail.
+    SLA policies match on priority ("urgent tightens them"), so the ticket's deadlines are
+    recomputed with the policy that matches now, in the same transaction.
     """
     if PRIORITY_RANK[result.priority] <= PRIORITY_RANK[ticket.priority]:
         return False
@@ -82,4 +85,5 @@ def ticket_priority_raise(*, ticket: Ticket, result: TriageResult, actor=None) -
             ticket=ticket, kind=TicketEvent.Kind.TRIAGE, actor=actor, reason=" ".join(reasons),
             data={"priority": result.priority, "from_priority": previous},
         )
+        sla_ticket_rematch(ticket=ticket, cause="priority")
     return True

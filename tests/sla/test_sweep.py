@@ -157,6 +157,18 @@ def test_confidential_tickets_notify_only_people_who_may_see_them(
     assert notified == {"hr"}
 
 
+def test_a_confidential_ticket_in_care_alerts_hr_when_nobody_in_care_may_see_it(
+    open_ticket, clock, world, django_capture_on_commit_callbacks
+):
+    # A follow-up of an HR case: confidential from the start, unassigned, in care's queue.
+    ticket = open_ticket(confidential=True)
+    result = sweep(clock.advance(minutes=61), django_capture_on_commit_callbacks)
+    assert len(result.breaches) == 1
+    notified = set(Notification.objects.filter(ticket=ticket, kind="sla_breach").values_list(
+        "user__username", flat=True))
+    assert notified == {"hr"}
+
+
 def test_a_more_lenient_policy_after_a_breach_allows_a_new_alert_at_the_new_deadline(
     open_ticket, clock, world, django_capture_on_commit_callbacks
 ):
