@@ -17,7 +17,6 @@ def _real_broker_url() -> str | None:
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = settings.IS_POSTGRES
-    broker = _real_broker_url()
     for item in items:
         marker = item.get_closest_marker("django_db")
         if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
@@ -27,18 +26,17 @@ def pytest_collection_modifyitems(config, items):
             raise pytest.UsageError(f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)")
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL=postgres://… (runs in CI)"))
-        if "broker" in item.keywords and broker is None:
-            item.add_marker(pytest.mark.skip(reason="needs CELERY_BROKER_URL=redis://… (runs in CI)"))
 
 
 @pytest.fixture
 def broker_url():
-    """A reachable real broker: skipped without one locally, a failure under CI=true."""
+    """The configured broker, reachable. The filesystem default needs no server; a Redis or
+    RabbitMQ one that does not answer is a skip locally, a failure under CI=true."""
     import kombu
 
     url = _real_broker_url()
     if url is None:
-        pytest.skip("no real broker configured")
+        return settings.CELERY_BROKER_URL
     try:
         with kombu.Connection(url, connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1)
@@ -47,6 +45,13 @@ def broker_url():
             pytest.fail(f"CI=true and the broker at {url} is unreachable: {exc}")
         pytest.skip(f"broker unreachable: {exc}")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _broker_marker(request):
+    """A test marked `broker` gets the reachability check of `broker_url`."""
+    if request.node.get_closest_marker("broker"):
+        request.getfixturevalue("broker_url")
 
 
 @pytest.fixture
