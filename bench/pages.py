@@ -6,7 +6,7 @@ renders a template with 50 ticket rows from one query (`bench/pages_urls.py`). F
 the script prints p50 / p95 latency and requests per second, and the throughput as a share of
 the floor's. Targets (issue 6): queue p95 ≤ 100 ms and ≥ 40 % of the floor's throughput.
 
-    python bench/pages.py                       # 100,000 tickets, 2 workers per CPU
+    python bench/pages.py                       # 100,000 tickets, 1 worker and 1 client per CPU
     python bench/pages.py --tickets 100000 --requests 600 --workers 4 --concurrency 4
 
 The database (default postgres://postgres@127.0.0.1:5432/caretickets_bench_pages) is created,
@@ -224,8 +224,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="Pages take turns in this many rounds, so a busy moment on the machine "
                              "does not fall on one page only.")
-    parser.add_argument("--workers", type=int, default=max(2, 2 * (os.cpu_count() or 1)),
-                        help="gunicorn sync workers.")
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1),
+                        help="gunicorn sync workers (default: one per CPU; the pages are CPU-bound, "
+                             "more workers than cores only queue requests inside the server).")
     parser.add_argument("--concurrency", type=int, default=None,
                         help="Client threads, bounded (default: one per worker, so latency is the "
                              "server's, not time spent queueing behind a busy worker).")

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.workspace import presence
-from tests.factories import ChannelFactory, IdentityFactory, MessageFactory
+from tests.factories import ChannelFactory, CustomerFactory, IdentityFactory, MessageFactory
 
 HTMX = {"HX-Request": "true"}
 
@@ -175,6 +175,18 @@ def test_rows_show_the_story_at_a_glance(world, client):
     assert "Urgent" in html and "Support request" in html and "Negative" in html
     assert world.agent2.display_name in html
     assert "chan-x" in html
+
+
+@pytest.mark.django_db
+def test_what_the_public_wrote_is_printed_as_text_in_every_cell(world, client):
+    customer = CustomerFactory(display_name='<img src=x onerror="alert(1)">')
+    ticket = world.ticket(subject="Refund \"now\" & <i>today</i>", customer=customer, language="en")
+    MessageFactory(ticket=ticket, body="<script>alert('x')</script> my card", created_at=timezone.now())
+    client.force_login(world.agent)
+    html = page(client)
+    assert "<img src=x" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; my card" in html
+    assert "Refund &quot;now&quot; &amp; &lt;i&gt;today&lt;/i&gt;" in html
 
 
 @pytest.mark.django_db
