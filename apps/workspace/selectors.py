@@ -35,6 +35,7 @@ MAX_SEARCH_TERMS = 8
 # What a queue row shows: the wide columns (JSON triage explanation, post context) stay behind.
 QUEUE_ROW_FIELDS = (
     "subject", "state", "priority", "intent", "sentiment", "language", "confidential", "sla_due",
+    "regulatory_due",
     "created_at", "team_id", "department__name", "channel__kind", "channel__name",
     "customer__display_name", "assignee__username", "assignee__first_name", "assignee__last_name",
 )

@@ -178,6 +178,21 @@ def test_rows_show_the_story_at_a_glance(world, client):
 
 
 @pytest.mark.django_db
+def test_a_formal_complaint_shows_the_regulators_deadline_apart(world, client):
+    now = timezone.now()
+    complaint = world.ticket(subject="Formal complaint", is_formal_complaint=True,
+                             sla_due=now + timedelta(minutes=30, seconds=30),
+                             regulatory_due=now + timedelta(days=14, minutes=1))
+    world.ticket(subject="Plain question", sla_due=now + timedelta(hours=2))
+    client.force_login(world.agent)
+    rows = {row.split('data-id="')[1].split('"')[0]: row for row in page(client).split('<tr class="row')[1:]}
+    complaint_row = rows[str(complaint.pk)]
+    assert "30 min left" in complaint_row.split('class="c-ref"')[0]
+    assert 'class="badge badge-complaint"' in complaint_row and "Regulator: 14d 0h left" in complaint_row
+    assert sum("Regulator:" in row for row in rows.values()) == 1
+
+
+@pytest.mark.django_db
 def test_what_the_public_wrote_is_printed_as_text_in_every_cell(world, client):
     customer = CustomerFactory(display_name='<img src=x onerror="alert(1)">')
     ticket = world.ticket(subject="Refund \"now\" & <i>today</i>", customer=customer, language="en")
