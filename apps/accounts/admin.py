@@ -12,8 +12,14 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups", "user_permissions", "teams", "departments")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Care"), {"fields": ("teams", "departments", "language", "timezone", "in_training")}),
+        (_("Care"), {
+            "fields": ("teams", "departments", "language", "timezone", "in_training"),
+            "description": _("Whether an author is in training is changed on the approval rules "
+                             "page (Authors in training), where every change is audited."),
+        }),
     )
+    # Audited elsewhere (apps.replies.services.author_training_set): never changed silently here.
+    readonly_fields = ("in_training",)
 
 
 @admin.register(Team)

@@ -5,7 +5,17 @@ from django.contrib import admin
 
 from apps.tickets.admin import TicketVisibleAdminMixin
 
-from .models import ApprovalPolicy, Outbox, PublishAttempt, Reply, ReplyEvent, ReplyVersion, WatchTerm
+from . import services
+from .models import (
+    ApprovalPolicy,
+    Outbox,
+    PublishAttempt,
+    Reply,
+    ReplyEvent,
+    ReplyVersion,
+    SettingChange,
+    WatchTerm,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -73,26 +83,57 @@ class OutboxAdmin(TicketVisibleAdminMixin, ReadOnlyAdmin):
     inlines = [PublishAttemptInline]
 
 
+class SettingsAdmin(admin.ModelAdmin):
+    """Changes made here go through the same services as the pages, so they are audited too."""
+
+    readonly_fields = ["updated_by", "updated_at"]
+    save_service = delete_service = None
+
+    def save_model(self, request, obj, form, change):
+        self.save_service(obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        self.delete_service(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(ApprovalPolicy)
-class ApprovalPolicyAdmin(admin.ModelAdmin):
+class ApprovalPolicyAdmin(SettingsAdmin):
     list_display = ["order", "name", "rule", "scope", "is_active", "updated_by", "updated_at"]
     list_display_links = ["name"]
     list_editable = ["order", "is_active"]
     list_filter = ["rule", "scope", "is_active"]
-    readonly_fields = ["updated_by", "updated_at"]
 
-    def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+    @staticmethod
+    def save_service(obj, *, actor):
+        services.approval_policy_save(policy=obj, actor=actor)
+
+    @staticmethod
+    def delete_service(obj, *, actor):
+        services.approval_policy_delete(policy=obj, actor=actor)
 
 
 @admin.register(WatchTerm)
-class WatchTermAdmin(admin.ModelAdmin):
+class WatchTermAdmin(SettingsAdmin):
     list_display = ["pattern", "language", "is_regex", "is_active", "note"]
     list_filter = ["language", "is_regex", "is_active"]
     search_fields = ["pattern", "note"]
-    readonly_fields = ["updated_by", "updated_at"]
 
-    def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+    @staticmethod
+    def save_service(obj, *, actor):
+        services.watch_term_save(term=obj, actor=actor)
+
+    @staticmethod
+    def delete_service(obj, *, actor):
+        services.watch_term_delete(term=obj, actor=actor)
+
+
+@admin.register(SettingChange)
+class SettingChangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor", "subject", "action", "object_repr"]
+    list_filter = ["subject", "action"]
+    search_fields = ["object_repr", "actor__username"]
+    list_select_related = ["actor"]

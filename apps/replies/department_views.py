@@ -89,8 +89,8 @@ def department_action(request, slug: str, pk: int, action: str):
     if not request.htmx:
         if error:
             messages.error(request, error)
-        else:
-            messages.success(request, done)
+            return TemplateResponse(request, QUEUE, _queue_context(request, department), status=status)
+        messages.success(request, done)
         return redirect("departments:queue", slug=department.slug)
     response = TemplateResponse(
         request, f"{QUEUE}#dept-queue",

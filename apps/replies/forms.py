@@ -77,6 +77,12 @@ class WatchTermForm(forms.ModelForm):
         fields = ["pattern", "is_regex", "language", "note", "is_active"]
 
 
+class TrainingForm(forms.Form):
+    in_training = forms.TypedChoiceField(choices=[("1", _("In training")), ("0", _("Not in training"))],
+                                         coerce=lambda value: value == "1")
+    reason = forms.CharField(max_length=MAX_REASON, required=False, strip=True)
+
+
 class GuidanceForm(forms.Form):
     body = forms.CharField(max_length=10_000, strip=True)
 

@@ -421,3 +421,51 @@ class PublishAttempt(models.Model):
 
     def __str__(self):
         return f"Attempt {self.number} of outbox {self.outbox_id}: {self.outcome}"
+
+
+class SettingChange(models.Model):
+    """Append-only record of who changed the approval settings, and what it was before and after:
+    policies, watch-list entries, and which authors are marked as in training."""
+
+    class Subject(models.TextChoices):
+        POLICY = "policy", _("Approval policy")
+        WATCH_TERM = "watch_term", _("Watch-list entry")
+        TRAINING = "training", _("Author in training")
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("Created")
+        CHANGED = "changed", _("Changed")
+        DELETED = "deleted", _("Deleted")
+
+    subject = models.CharField(max_length=12, choices=Subject.choices)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_id = models.PositiveIntegerField(null=True, blank=True)
+    object_repr = models.CharField(max_length=255)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["subject", "object_id", "created_at"], name="setting_change_object")]
+
+    def __str__(self):
+        return f"{self.subject} {self.object_repr} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit trail is append-only.")
+
+    def changes(self) -> list[tuple[str, object, object]]:
+        """(field, before, after) for every field whose value differs."""
+        keys = list(dict.fromkeys([*self.before, *self.after]))
+        return [(k, self.before.get(k), self.after.get(k)) for k in keys
+                if self.before.get(k) != self.after.get(k)]

@@ -7,7 +7,9 @@
 - HR-confidential tickets stay invisible outside HR and admins, in the approval queue too.
 - A reply that failed to publish may be retried, confirmed or withdrawn by its author or by
   anyone who works the ticket, since the author may be off shift when the network fails.
-- Leads, reviewers and admins configure the approval policies.
+- Leads, reviewers and admins configure the approval policies, and mark authors as in training:
+  reviewers and admins anyone who writes replies, a lead the members of their own teams. Nobody
+  changes their own mark, or an author in training could release themselves from review.
 """
 
 from apps.accounts import roles
@@ -46,6 +48,14 @@ def can_configure(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active) and (
         roles.is_admin(user) or roles.has_role(user, roles.REVIEWER) or roles.has_role(user, roles.LEAD)
     )
+
+
+def can_mark_training(actor, author) -> bool:
+    if not can_configure(actor) or not author.is_active or author.pk == actor.pk:
+        return False
+    if roles.is_admin(actor) or roles.has_role(actor, roles.REVIEWER):
+        return True
+    return author.teams.filter(pk__in=actor.teams.values("pk")).exists()
 
 
 # --- transition permissions: (reply, user) -> bool ----------------------------------------

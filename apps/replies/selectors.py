@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from apps.accounts import roles
-from apps.accounts.models import Department
+from apps.accounts.models import Department, User
 from apps.tickets import policies as ticket_policies
 from apps.tickets.models import Channel, Message, Note, Ticket, TicketEvent, TicketState
 from apps.tickets.selectors import ticket_visible_qs
@@ -26,6 +26,7 @@ from .models import (
     Reply,
     ReplyState,
     ReplyVersion,
+    SettingChange,
     WatchTerm,
 )
 
@@ -474,6 +475,66 @@ def policy_list() -> tuple[list[ApprovalPolicy], list[WatchTerm]]:
         list(ApprovalPolicy.objects.select_related("updated_by")),
         list(WatchTerm.objects.select_related("updated_by")),
     )
+
+
+@dataclass
+class TrainingRow:
+    author: User
+    teams: list
+    changed_at: object = None
+    changed_by: User | None = None
+    can_change: bool = False
+
+
+def _training_qs(actor) -> QuerySet[User]:
+    """The authors this person may see on the training list: leads their teams' members,
+    reviewers and admins everyone who writes replies (a care team or a department)."""
+    last = SettingChange.objects.filter(
+        subject=SettingChange.Subject.TRAINING, object_id=OuterRef("pk")
+    ).order_by("-created_at", "-pk")
+    qs = User.objects.filter(is_active=True)
+    if roles.is_admin(actor) or roles.has_role(actor, roles.REVIEWER):
+        qs = qs.filter(Q(teams__isnull=False) | Q(departments__isnull=False))
+    else:
+        qs = qs.filter(teams__in=actor.teams.all())
+    return (
+        User.objects.filter(pk__in=qs.values("pk"))
+        .prefetch_related("teams")
+        .annotate(training_changed_at=Subquery(last.values("created_at")[:1]),
+                  training_changed_by=Subquery(last.values("actor")[:1]))
+        .order_by("-in_training", "first_name", "username")
+    )
+
+
+def _training_rows(actor, authors: list[User]) -> list[TrainingRow]:
+    by_id = {u.pk: u for u in User.objects.filter(
+        pk__in={a.training_changed_by for a in authors if a.training_changed_by})}
+    return [
+        TrainingRow(author=a, teams=list(a.teams.all()), changed_at=a.training_changed_at,
+                    changed_by=by_id.get(a.training_changed_by),
+                    can_change=policies.can_configure(actor) and a.pk != actor.pk)
+        for a in authors
+    ]
+
+
+def training_roster(actor) -> list[TrainingRow]:
+    """Who is marked as in training, for the approval-policies page."""
+    if not policies.can_configure(actor):
+        return []
+    return _training_rows(actor, list(_training_qs(actor)))
+
+
+def training_row(actor, author_id: int) -> TrainingRow:
+    """One author's row, if this person may see it on the training list; 404 otherwise."""
+    author = _training_qs(actor).filter(pk=author_id).first() if policies.can_configure(actor) else None
+    if author is None:
+        raise Http404("No such author")
+    return _training_rows(actor, [author])[0]
+
+
+def setting_changes(*, limit: int = 30) -> list[SettingChange]:
+    """The latest changes to the approval settings, newest first."""
+    return list(SettingChange.objects.select_related("actor")[:limit])
 
 
 # --- department workspaces ----------------------------------------------------------------

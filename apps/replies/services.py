@@ -37,6 +37,7 @@ from .models import (
     ReplyEvent,
     ReplyState,
     ReplyVersion,
+    SettingChange,
     WatchTerm,
 )
 
@@ -273,8 +274,10 @@ def reply_submit(*, reply: Reply, actor) -> Reply:
             raise PermissionRefused(_("Only the author can send this reply."))
         if reply.state == ReplyState.REJECTED:
             _transition(reply, "revise", actor)
+        # The author as stored now (loaded with the lock), not the caller's copy: a training
+        # mark set a moment ago by a lead must count.
         check = selectors.reply_evaluate(
-            ticket=reply.ticket, author=actor, body=reply.body, is_public=reply.is_public
+            ticket=reply.ticket, author=reply.author, body=reply.body, is_public=reply.is_public
         )
         if check.findings:
             raise PersonalDataInPublicReply(check.findings)
@@ -940,36 +943,105 @@ def message_hide(*, message: Message, actor) -> Message:
     return message
 
 
-# --- approval policies --------------------------------------------------------------------
+# --- approval policies, the watch list and authors in training ---------------------------
+
+POLICY_FIELDS = ("name", "order", "is_active", "rule", "intents", "scope", "explanation")
+TERM_FIELDS = ("pattern", "is_regex", "language", "note", "is_active")
+
+
+def _snapshot(obj, fields) -> dict:
+    return {name: getattr(obj, name) for name in fields}
+
+
+def _setting_change(*, subject: str, obj, before: dict, after: dict, actor, reason: str = "",
+                    action: str | None = None) -> SettingChange | None:
+    """Audit one change of the approval settings; nothing is written when nothing changed."""
+    if action is None:
+        action = SettingChange.Action.CHANGED if before else SettingChange.Action.CREATED
+    if action == SettingChange.Action.CHANGED and before == after:
+        return None
+    return SettingChange.objects.create(
+        subject=subject, action=action, object_id=obj.pk, object_repr=str(obj)[:255],
+        before=before, after=after, reason=reason, actor=actor,
+    )
 
 
 def approval_policy_save(*, policy: ApprovalPolicy, actor) -> ApprovalPolicy:
-    """Create or change an approval policy (leads, reviewers, admins)."""
+    """Create or change an approval policy (leads, reviewers, admins); audited with both versions."""
     if not policies.can_configure(actor):
         raise PermissionRefused(_("Only leads, compliance reviewers and admins change approval policies."))
     policy.updated_by = actor
     if policy.rule != ApprovalPolicy.Rule.INTENT:
         policy.intents = []
     policy.full_clean()
-    policy.save()
+    with transaction.atomic():
+        stored = ApprovalPolicy.objects.select_for_update().filter(pk=policy.pk).first() if policy.pk else None
+        before = _snapshot(stored, POLICY_FIELDS) if stored else {}
+        policy.save()
+        _setting_change(subject=SettingChange.Subject.POLICY, obj=policy, before=before,
+                        after=_snapshot(policy, POLICY_FIELDS), actor=actor)
     return policy
 
 
+def approval_policy_delete(*, policy: ApprovalPolicy, actor) -> None:
+    """Remove an approval policy; the audit keeps what it was."""
+    if not policies.can_configure(actor):
+        raise PermissionRefused(_("Only leads, compliance reviewers and admins change approval policies."))
+    with transaction.atomic():
+        _setting_change(subject=SettingChange.Subject.POLICY, obj=policy,
+                        before=_snapshot(policy, POLICY_FIELDS), after={}, actor=actor,
+                        action=SettingChange.Action.DELETED)
+        policy.delete()
+
+
 def watch_term_save(*, term: WatchTerm, actor) -> WatchTerm:
-    """Create or change a watch-list word or pattern."""
+    """Create or change a watch-list word or pattern; audited with both versions."""
     if not policies.can_configure(actor):
         raise PermissionRefused(_("Only leads, compliance reviewers and admins change the watch list."))
     term.pattern = term.pattern.strip()
     term.updated_by = actor
     term.full_clean()
-    term.save()
+    with transaction.atomic():
+        stored = WatchTerm.objects.select_for_update().filter(pk=term.pk).first() if term.pk else None
+        before = _snapshot(stored, TERM_FIELDS) if stored else {}
+        term.save()
+        _setting_change(subject=SettingChange.Subject.WATCH_TERM, obj=term, before=before,
+                        after=_snapshot(term, TERM_FIELDS), actor=actor)
     return term
 
 
 def watch_term_delete(*, term: WatchTerm, actor) -> None:
+    """Remove a watch-list entry; the audit keeps what it was."""
     if not policies.can_configure(actor):
         raise PermissionRefused(_("Only leads, compliance reviewers and admins change the watch list."))
-    term.delete()
+    with transaction.atomic():
+        _setting_change(subject=SettingChange.Subject.WATCH_TERM, obj=term,
+                        before=_snapshot(term, TERM_FIELDS), after={}, actor=actor,
+                        action=SettingChange.Action.DELETED)
+        term.delete()
+
+
+def author_training_set(*, author: User, in_training: bool, actor, reason: str = "") -> User:
+    """Mark an author as in training (their replies then meet the in-training policy) or not.
+
+    Leads mark the members of their teams, reviewers and admins anyone; nobody marks themselves.
+    Setting the value it already has changes and audits nothing.
+    """
+    reason = (reason or "").strip()[:MAX_REASON]
+    with transaction.atomic():
+        author = User.objects.select_for_update().get(pk=author.pk)
+        if not policies.can_mark_training(actor, author):
+            if author.pk == actor.pk:
+                raise PermissionRefused(_("Nobody changes their own training mark: ask a lead or compliance."))
+            raise PermissionRefused(_("You cannot change whether %(name)s is in training.") % {"name": author})
+        if author.in_training == in_training:
+            return author
+        before = {"in_training": author.in_training}
+        author.in_training = in_training
+        author.save(update_fields=["in_training"])
+        _setting_change(subject=SettingChange.Subject.TRAINING, obj=author, before=before,
+                        after={"in_training": in_training}, actor=actor, reason=reason)
+    return author
 
 
 # --- department workspaces ----------------------------------------------------------------

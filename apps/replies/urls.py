@@ -21,4 +21,5 @@ urlpatterns = [
     path("policies/terms/new/", views.term_edit, name="term-new"),
     path("policies/terms/<int:pk>/", views.term_edit, name="term-edit"),
     path("policies/terms/<int:pk>/delete/", views.term_delete, name="term-delete"),
+    path("policies/training/<int:user_id>/", views.training_set, name="training"),
 ]

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.exceptions import ApplicationError
 from apps.tickets.models import Message
@@ -230,7 +230,7 @@ def reply_action(request, pk: int, action: str):
     except ApplicationError as exc:
         if not request.htmx:
             messages.error(request, exc.message)
-            return redirect(_next_url(request, _page_url(ticket)))
+            return _reply_detail_page(request, reply, http_status=exc.status_code)
         return _reply_list(request, ticket, status=exc.status_code, error=exc.message)
     if not request.htmx:
         messages.success(request, done)
@@ -238,15 +238,19 @@ def reply_action(request, pk: int, action: str):
     return _reply_list(request, ticket, trigger=trigger)
 
 
-@login_required
-@require_GET
-def reply_detail(request, pk: int):
-    reply = selectors.reply_get_for_user(request.user, pk)
+def _reply_detail_page(request, reply, *, http_status: int = 200) -> TemplateResponse:
+    reply = selectors.reply_get_for_user(request.user, reply.pk)
     context = {"item": selectors.reply_item_for_user(reply, request.user), "reply": reply,
                "ticket": reply.ticket,
                "can_view_ticket": policies.can_moderate(reply.ticket, request.user)
                or reply.author_id == request.user.pk}
-    return TemplateResponse(request, "replies/reply_detail.html", context)
+    return TemplateResponse(request, "replies/reply_detail.html", context, status=http_status)
+
+
+@login_required
+@require_GET
+def reply_detail(request, pk: int):
+    return _reply_detail_page(request, selectors.reply_get_for_user(request.user, pk))
 
 
 @login_required
@@ -260,7 +264,7 @@ def message_hide(request, pk: int):
     except ApplicationError as exc:
         if not request.htmx:
             messages.error(request, exc.message)
-            return redirect(_next_url(request, _page_url(ticket)))
+            return _ticket_page(request, ticket, http_status=exc.status_code)
         return _reply_list(request, ticket, status=exc.status_code, error=exc.message)
     if not request.htmx:
         messages.success(request, _("The comment is hidden on the network."))
@@ -271,15 +275,19 @@ def message_hide(request, pk: int):
 # --- approval queue -----------------------------------------------------------------------
 
 
+def _approvals_page(request, *, status: int = 200) -> TemplateResponse:
+    queue = selectors.approval_queue(request.user)
+    context = {"queue": queue, "actionable": sum(1 for r in queue if r.author_id != request.user.pk)}
+    template = "replies/approvals.html#approval-list" if request.htmx else "replies/approvals.html"
+    return TemplateResponse(request, template, context, status=status)
+
+
 @login_required
 @require_GET
 def approvals(request):
     if not policies.is_reviewer(request.user):
         raise PermissionDenied
-    queue = selectors.approval_queue(request.user)
-    context = {"queue": queue, "actionable": sum(1 for r in queue if r.author_id != request.user.pk)}
-    template = "replies/approvals.html#approval-list" if request.htmx else "replies/approvals.html"
-    return TemplateResponse(request, template, context)
+    return _approvals_page(request)
 
 
 @login_required
@@ -315,8 +323,8 @@ def approval_decide(request, pk: int, decision: str):
     if not request.htmx:
         if error:
             messages.error(request, error)
-        else:
-            messages.success(request, done)
+            return _approvals_page(request, status=status)
+        messages.success(request, done)
         return redirect("replies:approvals")
     reply = selectors.approval_queue_item(request.user, pk)
     response = TemplateResponse(
@@ -336,16 +344,56 @@ def _require_configure(user) -> None:
         raise PermissionDenied
 
 
+def _policy_page(request, *, status: int = 200) -> TemplateResponse:
+    approval_policies, terms = selectors.policy_list()
+    context = {"approval_policies": approval_policies, "terms": terms,
+               "training": selectors.training_roster(request.user),
+               "changes": selectors.setting_changes()}
+    return TemplateResponse(request, "replies/policies.html", context, status=status)
+
+
 @login_required
 @require_GET
 def policy_list(request):
     _require_configure(request.user)
-    approval_policies, terms = selectors.policy_list()
-    return TemplateResponse(request, "replies/policies.html",
-                            {"approval_policies": approval_policies, "terms": terms})
+    return _policy_page(request)
 
 
 @login_required
+@require_POST
+def training_set(request, user_id: int):
+    """Mark an author as in training, or no longer (HTMX swaps the row; plain POST redirects)."""
+    _require_configure(request.user)
+    row = selectors.training_row(request.user, user_id)
+    form = forms.TrainingForm(request.POST)
+    error, done, status = "", "", 200
+    if not form.is_valid():
+        error, status = _("Choose in training or not (and keep the reason short)."), 400
+    else:
+        try:
+            author = services.author_training_set(
+                author=row.author, in_training=form.cleaned_data["in_training"], actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status_code
+        else:
+            template = _("%(name)s is marked as in training: their replies now need approval where a "
+                         "policy asks for it.") if author.in_training else \
+                _("%(name)s is no longer marked as in training.")
+            done = template % {"name": author}
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+            return _policy_page(request, status=status)
+        messages.success(request, done)
+        return redirect(reverse("replies:policies") + "#training")
+    context = {"row": selectors.training_row(request.user, user_id), "row_error": error, "row_done": done}
+    return TemplateResponse(request, "replies/policies.html#training-row", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def policy_edit(request, pk: int | None = None):
     _require_configure(request.user)
     policy = get_object_or_404(ApprovalPolicy, pk=pk) if pk else ApprovalPolicy()
@@ -362,6 +410,7 @@ def policy_edit(request, pk: int | None = None):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def term_edit(request, pk: int | None = None):
     _require_configure(request.user)
     term = get_object_or_404(WatchTerm, pk=pk) if pk else WatchTerm()

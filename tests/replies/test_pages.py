@@ -137,6 +137,64 @@ def test_malformed_input_is_a_clear_4xx(world, client, ticket):
     assert client.get(f"/replies/ticket/{ticket.pk}/send/").status_code == 405
 
 
+def _stored():
+    from apps.replies.models import Outbox, ReplyEvent, ReplyVersion
+    from apps.tickets.models import TicketEvent
+
+    return [m.objects.count() for m in (Reply, ReplyVersion, ReplyEvent, Outbox, Note, TicketEvent)]
+
+
+def test_refusals_without_javascript_are_4xx_pages_and_store_nothing(world, client, ticket):
+    """A plain form POST that is refused answers with the page and a 4xx, not a redirect."""
+    escalated = world.ticket(state="escalated", department=world.legal, version=3)
+    customer_post(escalated, external_id="t-5")
+    reply = awaiting(world, escalated)
+    before = _stored()
+    client.force_login(world.compliance_user)
+    for data, status in [({}, 400), ({"version": "abc"}, 400), ({"version": "9" * 30}, 409),
+                         ({"version": reply.version, "edit": "1", "body": "x" * 20_000}, 400),
+                         ({"version": reply.version, "edit": "1", "body": "   "}, 400),
+                         ({"version": reply.version - 1}, 409)]:
+        response = client.post(f"/replies/approvals/{reply.pk}/approve/", data)
+        assert response.status_code == status, data
+        assert "Replies awaiting approval" in response.content.decode()
+    assert client.post(f"/replies/approvals/{reply.pk}/reject/", {"version": reply.version}).status_code == 400
+    assert client.post(f"/replies/approvals/{reply.pk}/reject/", {
+        "version": reply.version, "reason": "r" * 3000}).status_code == 400
+    assert client.post(f"/replies/approvals/{reply.pk}/maybe/", {"version": reply.version}).status_code == 404
+    client.force_login(world.agent2)  # not the author: cannot recall
+    response = client.post(f"/replies/{reply.pk}/recall/")
+    assert response.status_code == 403 and "not allowed" in response.content.decode()
+    client.force_login(world.agent)  # the author: nothing failed, so nothing to retry
+    assert client.post(f"/replies/{reply.pk}/retry/").status_code == 400
+    assert client.post(f"/replies/{reply.pk}/confirm/", {"external_id": "y" * 300}).status_code == 400
+    private = customer_post(ticket, external_id="t-6", body="My IBAN", public=False)
+    response = client.post(f"/replies/messages/{private.pk}/hide/")  # only public comments hide
+    assert response.status_code == 400 and "public comment can be hidden" in response.content.decode()
+    client.force_login(world.legal_user)
+    response = client.post(f"/departments/legal/tickets/{escalated.pk}/transfer/", {
+        "version": escalated.version, "to": world.hr.pk, "reason": "HR matter"})
+    assert response.status_code == 400 and "transfer to" in response.content.decode()
+    assert client.post(f"/departments/legal/tickets/{escalated.pk}/return/", {"reason": "x"}).status_code == 400
+    assert client.post(f"/departments/legal/tickets/{escalated.pk}/return/", {
+        "reason": "x", "version": escalated.version - 1}).status_code == 409
+    assert client.post(f"/departments/legal/tickets/{escalated.pk}/guidance/",
+                       {"body": "g" * 20_000}).status_code == 400
+    assert _stored() == before
+    assert Reply.objects.get(pk=reply.pk).state == "awaiting_approval"
+    escalated.refresh_from_db()
+    assert escalated.department == world.legal and escalated.state == "escalated"
+
+
+def test_configuration_pages_allow_only_get_and_post(world, client):
+    client.force_login(world.lead)
+    for url in ("/replies/policies/new/", "/replies/policies/terms/new/"):
+        assert client.put(url).status_code == 405
+        assert client.delete(url).status_code == 405
+    assert client.post("/replies/policies/").status_code == 405
+    assert client.get("/replies/policies/terms/1/delete/").status_code == 405
+
+
 def test_draft_is_kept_for_its_author_and_others_see_someone_is_drafting(world, client, ticket):
     client.force_login(world.agent)
     client.post(f"/replies/ticket/{ticket.pk}/draft/", {"body": "Half-written answer", "visibility": "public"})
@@ -478,3 +536,39 @@ def test_member_returns_the_ticket_to_care_with_guidance(world, client, legal_qu
     sooner.refresh_from_db()
     assert sooner.state == "open" and sooner.department is None
     assert Note.objects.get(ticket=sooner).body == "Offer a call back"
+
+
+@pytest.mark.parametrize("kind", ["legal", "compliance", "hr", "risk", "complaints_office"])
+def test_every_department_kind_has_a_workspace(world, client, kind):
+    from tests.factories import DepartmentFactory
+
+    department = DepartmentFactory(name=f"Dept {kind}", slug=f"ws-{kind}", kind=kind,
+                                   confidential=kind == "hr")
+    member = UserFactory(username=f"member-{kind}", role=roles.DEPARTMENT_MEMBER)
+    member.departments.set([department])
+    due = timezone.now() + timedelta(hours=5)
+    ticket = world.ticket(state="escalated", department=department, subject=f"Case for {kind}",
+                          department_due=due, confidential=kind == "hr")
+    client.force_login(member)
+    assert f"/departments/ws-{kind}/" in client.get("/departments/").content.decode()
+    page = client.get(f"/departments/ws-{kind}/").content.decode()
+    assert f"Case for {kind}" in page and "Department deadline" in page and f'data-due="{due.isoformat()}' in page
+    assert client.post(f"/departments/ws-{kind}/tickets/{ticket.pk}/guidance/",
+                       {"body": "Say nothing about the amount."}, headers=HX).status_code == 200
+    response = client.post(f"/departments/ws-{kind}/tickets/{ticket.pk}/return/", {
+        "version": Ticket.objects.get(pk=ticket.pk).version, "reason": "Offer a call back"}, headers=HX)
+    assert response.status_code == 200
+    ticket.refresh_from_db()
+    assert ticket.state == "open" and ticket.department is None
+    assert Note.objects.filter(ticket=ticket, is_guidance=True).count() == 2
+
+
+def test_departments_that_hold_no_escalations_have_no_workspace(world, client):
+    from tests.factories import DepartmentFactory
+
+    marketing = DepartmentFactory(name="Marketing", slug="marketing", kind="marketing")
+    member = UserFactory(username="marketer", role=roles.DEPARTMENT_MEMBER)
+    member.departments.set([marketing])
+    client.force_login(member)
+    assert "/departments/marketing/" not in client.get("/departments/").content.decode()
+    assert client.get("/departments/marketing/").status_code == 404

@@ -683,3 +683,43 @@ def test_mail_server_refusing_the_connection_is_retried(world, settings):
     with pytest.raises(publishers.PublishError) as exc:
         publishers.EmailPublisher(mailbox).publish(job, timeout=1)
     assert exc.value.kind == "retryable"
+
+
+# --- the SLA clocks -----------------------------------------------------------------------
+
+
+def test_approval_deadline_comes_from_the_sla_and_publishing_meets_the_response_clock(
+        world, fake_platform, django_capture_on_commit_callbacks):
+    """Through the real ticket services, so the SLA app starts the ticket's clocks itself."""
+    from apps.sla.models import SlaClock
+    from apps.sla.services import approval_due
+    from apps.tickets import services as ticket_services
+
+    channel = world.channel
+    channel.sandbox, channel.api_base_url, channel.account_id = False, fake_platform.url, fake_platform.account_id
+    channel.save()
+    customer, identity = ticket_services.customer_for_identity(
+        channel_kind="x", external_id="77", handle="gio", display_name="Gio")
+    ticket = ticket_services.ticket_create(channel=channel, customer=customer, team=world.care,
+                                           subject="Mis-sold insurance")
+    ticket_services.message_record(ticket=ticket, channel=channel, direction="in", created_at=timezone.now(),
+                                   author_identity=identity, body="I never asked for it", external_id="t-900")
+    ticket = ticket_services.ticket_transition(ticket=Ticket.objects.get(pk=ticket.pk), transition="triage",
+                                               actor=world.agent)
+    ticket = ticket_services.ticket_transition(ticket=ticket, transition="escalate", actor=world.agent,
+                                               department=world.legal, reason="Mis-selling")
+    clock = SlaClock.objects.get(ticket=ticket, kind="first_response")
+    assert clock.state == "running"
+
+    reply = services.reply_send(ticket=ticket, author=world.agent, body="We are looking into it.",
+                                is_public=True)
+    assert reply.state == "awaiting_approval"
+    assert reply.approval_due is not None
+    assert reply.approval_due == approval_due(ticket=ticket, submitted_at=reply.submitted_at)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reply_approve(reply=reply, reviewer=world.compliance_user, expected_version=reply.version)
+    reply.refresh_from_db()
+    assert reply.state == "published" and len(fake_platform.writes) == 1
+    clock.refresh_from_db()
+    assert clock.state == "met" and clock.ended_at == reply.published_at
+    assert Ticket.objects.get(pk=ticket.pk).first_response_at == reply.published_at
