@@ -171,11 +171,11 @@ def ticket_transition(
             "ticket_transitioned", ticket=locked, transition=transition, from_state=from_state,
             to_state=locked.state, actor=actor, at=now, params=params,
         )
-        _notify_after_transition(locked, transition, actor, previous_assignee)
+        _notify_after_transition(locked, transition, actor, previous_assignee, reason)
     return locked
 
 
-def _notify_after_transition(ticket: Ticket, transition: str, actor, previous_assignee) -> None:
+def _notify_after_transition(ticket: Ticket, transition: str, actor, previous_assignee, reason: str = "") -> None:
     if transition in ("assign", "take_over") and ticket.assignee and ticket.assignee != actor:
         notification_create(
             user=ticket.assignee, ticket=ticket, kind="assigned",
@@ -185,6 +185,7 @@ def _notify_after_transition(ticket: Ticket, transition: str, actor, previous_as
         notification_create(
             user=previous_assignee, ticket=ticket, kind="taken_over",
             title=_("%(user)s took over %(ref)s") % {"user": actor, "ref": ticket.reference},
+            body=reason[:500],
         )
     if transition in ("escalate", "transfer") and ticket.department_id:
         for member in ticket.department.members.filter(is_active=True):

@@ -18,7 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.accounts.models import Department
 from apps.core.exceptions import ApplicationError
@@ -54,6 +54,7 @@ def _wants_partial(request) -> bool:
 
 
 @login_required
+@require_safe
 def ticket_list(request):
     """The queue: mine / my team's unassigned / all I may see, filtered, next deadline first."""
     user = request.user
@@ -155,6 +156,7 @@ def _partial(request, ticket, name: str, *, status: int = 200, trigger: str = ""
 
 
 @login_required
+@require_safe
 def ticket_detail(request, pk: int):
     ticket = selectors.ticket_get_for_user(request.user, pk)
     if _wants_partial(request) and request.htmx.target in DETAIL_PARTIALS:
@@ -164,6 +166,16 @@ def ticket_detail(request, pk: int):
         response = TemplateResponse(
             request, "tickets/detail.html", _detail_context(request, ticket, full_page=True)
         )
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _refused_page(request, ticket, *, status: int, **extra):
+    """A refused action without JavaScript: the ticket page again with the reason where the
+    action was, what the user typed kept, and a status that says nothing was stored."""
+    context = _detail_context(request, ticket, full_page=True, **extra)
+    context["refused"] = extra.get("error") or extra.get("note_error")
+    response = TemplateResponse(request, "tickets/detail.html", context, status=status)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
@@ -205,7 +217,7 @@ def ticket_transition(request, pk: int, name: str):
             return _gone_after_action(request, ticket.reference)
     if not request.htmx:
         if error:
-            messages.error(request, error)
+            return _refused_page(request, ticket, status=status, error=error)
         return redirect(ticket)
     return _partial(
         request, ticket, "workflow-panel", status=status, error=error,
@@ -213,20 +225,30 @@ def ticket_transition(request, pk: int, name: str):
     )
 
 
+class NoteForm(forms.Form):
+    # Only what the database could not store (a NUL character); the service judges the rest.
+    body = forms.CharField(required=False, strip=False)
+
+
 @login_required
 @require_POST
 def ticket_note_add(request, pk: int):
     ticket = selectors.ticket_get_for_user(request.user, pk)
+    form = NoteForm(request.POST)
     body = request.POST.get("body", "")
     try:
-        services.note_add(ticket=ticket, author=request.user, body=body)
+        if not form.is_valid():
+            raise ApplicationError(_("The note contains characters that cannot be stored."))
+        services.note_add(ticket=ticket, author=request.user, body=form.cleaned_data["body"])
     except ApplicationError as exc:
+        note_body = body.replace("\x00", "")
         if not request.htmx:
-            messages.error(request, exc.message)
-            return redirect(ticket)
+            return _refused_page(
+                request, ticket, status=exc.status_code, note_error=exc.message, note_body=note_body
+            )
         return _partial(
             request, ticket, "notes-panel", status=exc.status_code, note_error=exc.message,
-            note_body=body,
+            note_body=note_body,
         )
     if not request.htmx:
         messages.success(request, _("Note added."))

@@ -1,14 +1,16 @@
 """Workspace endpoints: presence polling, the canned-reply picker and manager, the language switch."""
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.i18n import set_language
 
 from apps.core.exceptions import ApplicationError
@@ -18,6 +20,8 @@ from apps.tickets.models import TicketEvent
 from . import policies, presence, selectors, services
 from .forms import CannedPickForm, CannedReplyForm
 from .models import PLACEHOLDERS, CannedReply
+
+_VERSION_RE = re.compile(r"[0-9]{1,18}")
 
 
 @login_required
@@ -30,7 +34,9 @@ def presence_poll(request, ticket_pk: int):
     )
     changed_by = None
     seen = request.POST.get("version", "")
-    stale = seen.isdigit() and int(seen) != ticket.version
+    # ASCII digits of a plausible length only: "²" is a digit to str.isdigit() but not to int(),
+    # and int() refuses strings of more than 4,300 digits.
+    stale = bool(_VERSION_RE.fullmatch(seen)) and int(seen) != ticket.version
     if stale:
         last = TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("-pk").first()
         changed_by = last.actor if last and last.actor_id != request.user.pk else None
@@ -57,6 +63,7 @@ def presence_leave(request, ticket_pk: int):
 
 
 @login_required
+@require_safe
 def canned_pick(request, ticket_pk: int):
     """Canned replies for this ticket, searchable by name, in the customer's language by default."""
     ticket = ticket_selectors.ticket_get_for_user(request.user, ticket_pk)
@@ -72,6 +79,7 @@ def canned_pick(request, ticket_pk: int):
 
 
 @login_required
+@require_safe
 def canned_fill(request, ticket_pk: int, pk: int):
     """The reply with its placeholders filled for this ticket: JSON for the composer, else a page."""
     ticket = ticket_selectors.ticket_get_for_user(request.user, ticket_pk)
@@ -99,6 +107,7 @@ def _require_manager(user):
 
 
 @login_required
+@require_safe
 def canned_list(request):
     _require_manager(request.user)
     languages = settings.LANGUAGES
@@ -156,16 +165,19 @@ def _canned_edit(request, canned=None):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def canned_create(request):
     return _canned_edit(request)
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def canned_update(request, pk: int):
     return _canned_edit(request, get_object_or_404(CannedReply, pk=pk))
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def canned_delete(request, pk: int):
     _require_manager(request.user)
     canned = get_object_or_404(CannedReply, pk=pk)
@@ -175,8 +187,6 @@ def canned_delete(request, pk: int):
         services.canned_reply_delete(actor=request.user, canned=canned)
         messages.success(request, _("Deleted “%(name)s”.") % {"name": canned.name})
         return redirect("workspace:canned-list")
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET", "POST"])
     return TemplateResponse(request, "workspace/canned_delete.html", {"canned": canned})
 
 

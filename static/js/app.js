@@ -150,6 +150,54 @@
     if (row) select(row, false);
   }
 
+  // --- focus across HTMX swaps ---------------------------------------------------------------
+  // A swap replaces the element that had keyboard focus (a queue row's link on the 15-second
+  // refresh, the button that claimed the ticket): the browser then drops focus on <body> and a
+  // keyboard or screen-reader user starts again from the top. htmx only restores an element
+  // that has an id; this puts focus back on the same control (in the same queue row), else on
+  // the region's alert, its marked element or its heading.
+  var lostFocus = null;
+  function focusKey(el) {
+    if (el.id) return "#" + CSS.escape(el.id);
+    var key = el.tagName.toLowerCase();
+    ["rel", "name", "value"].forEach(function (attr) {
+      var v = el.getAttribute(attr);
+      if (v !== null && (attr !== "value" || el.tagName === "BUTTON")) key += "[" + attr + '="' + CSS.escape(v) + '"]';
+    });
+    if (el.classList.length) key += "." + CSS.escape(el.classList[0]);
+    return key;
+  }
+  function rememberFocus(region) {
+    var active = document.activeElement;
+    lostFocus = null;
+    if (!region || !region.id || !active || active === document.body || !region.contains(active)) return;
+    var row = active.closest("tr[data-id]");
+    lostFocus = {
+      region: region.id, key: focusKey(active), row: row ? row.dataset.id : null,
+      index: row ? Array.prototype.indexOf.call(region.querySelectorAll("tr[data-id]"), row) : -1,
+    };
+  }
+  function restoreFocus() {
+    var memo = lostFocus, active = document.activeElement;
+    lostFocus = null;
+    if (!memo || (active && active !== document.body)) return;
+    var region = document.getElementById(memo.region), el = null, row = null;
+    if (!region) return;
+    if (memo.row !== null) {
+      var all = region.querySelectorAll("tr[data-id]");
+      row = region.querySelector('tr[data-id="' + CSS.escape(memo.row) + '"]') || all[Math.min(memo.index, all.length - 1)];
+      el = row ? row.querySelector(memo.key) : null;
+    } else {
+      el = region.querySelector(memo.key);
+    }
+    ['[role="alert"]', "[data-swap-focus]", "h1, h2, h3"].forEach(function (selector) {
+      el = el || region.querySelector(selector);
+    });
+    el = el || region;
+    if (!el.matches("a[href], button, input, select, textarea, [tabindex]")) el.setAttribute("tabindex", "-1");
+    el.focus({ preventScroll: !!row });
+  }
+
   // --- dialogs -------------------------------------------------------------------------------
   function openDialog(id) {
     var dialog = document.getElementById(id);
@@ -224,7 +272,9 @@
   document.addEventListener("htmx:beforeSwap", function (e) {
     var code = e.detail.xhr.status;
     if (code === 400 || code === 403 || code === 409) { e.detail.shouldSwap = true; e.detail.isError = false; }
+    if (e.detail.shouldSwap) rememberFocus(e.detail.target);
   });
+  document.addEventListener("htmx:afterSettle", restoreFocus);
   document.addEventListener("htmx:afterSwap", function (e) {
     tickSla();
     initCounters(e.target);

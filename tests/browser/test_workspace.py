@@ -165,3 +165,41 @@ def test_everything_works_without_javascript(world, open_as, live_server):
     expect(page.locator("#notes-panel")).to_contain_text("please double-check the card")
     ticket.refresh_from_db()
     assert ticket.assignee == world.agent
+
+
+def test_keyboard_focus_survives_htmx_swaps(world, open_as, live_server):
+    ticket = x_ticket(world, handle="sara_m", name="Sara Moretti", n=6, ago=timedelta(minutes=15),
+                      body="Il bonifico non è ancora arrivato.")
+    page = open_as("agent")
+    row_link = page.locator(f'tr[data-id="{ticket.pk}"] a.ref')
+    row_link.focus()
+    # The queue refreshes (every 15 s, or when the agent acted): focus stays on the same row.
+    with page.expect_response(re.compile(r"/tickets/\?")):
+        page.evaluate("htmx.trigger(document.body, 'ticketChanged')")
+    expect(row_link).to_be_focused()
+
+    page.goto(f"{live_server.url}/tickets/{ticket.pk}/")
+    page.locator("button[value=claim]").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#ticket-assignee")).to_contain_text("Maria")
+    # The claim button is gone with the panel it was in: focus lands on the panel, not on <body>.
+    expect(page.locator("#wf-title")).to_be_focused()
+
+
+@pytest.mark.parametrize(("width", "language"), [(1440, "en"), (768, "nl")])
+def test_clock_chips_stay_inside_the_side_panel(world, open_as, live_server, width, language):
+    world.legal.name = "Complaints and legal affairs office"
+    world.legal.save()
+    ticket = x_ticket(world, handle="marco_b", name="Marco Bruno", n=7, ago=timedelta(minutes=25),
+                      body="Vi ho scritto tre volte e nessuno risponde.")
+    services.ticket_transition(ticket=ticket, transition="triage", actor=world.agent)
+    services.ticket_transition(ticket=Ticket.objects.get(pk=ticket.pk), transition="escalate",
+                               actor=world.agent, department=world.legal, reason="Threatens legal action")
+    page = open_as("agent", viewport=(width, 900), accept_language=language)
+    page.goto(f"{live_server.url}/tickets/{ticket.pk}/")
+    chips = page.locator("#sla-clocks .sla")
+    expect(page.locator("#sla-clocks")).to_contain_text("Complaints and legal affairs office")
+    panel = page.locator("#workflow-panel").bounding_box()
+    for i in range(chips.count()):
+        box = chips.nth(i).bounding_box()
+        assert box["x"] + box["width"] <= panel["x"] + panel["width"], chips.nth(i).inner_text()

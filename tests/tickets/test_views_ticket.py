@@ -128,7 +128,20 @@ def test_claim_then_colleague_must_take_over_explicitly_and_it_is_audited(world,
     assert ticket.assignee == world.agent2
     event = TicketEvent.objects.filter(ticket=ticket, transition="take_over").get()
     assert event.actor == world.agent2 and event.reason == "Maria is off sick"
-    assert world.agent.notifications.filter(kind="taken_over").exists()
+    assert world.agent.notifications.get(kind="taken_over").body == "Maria is off sick"
+
+
+@pytest.mark.django_db
+def test_the_owner_hint_appears_only_where_taking_over_is_possible(world, client):
+    hint = "owns this ticket. Take it over only after talking to them"
+    open_ticket = world.ticket(state="open", assignee=world.agent)
+    escalated = world.ticket(state="escalated", department=world.legal, assignee=world.agent)
+    client.force_login(world.agent2)
+    assert hint in body_of(client.get(f"/tickets/{open_ticket.pk}/"))
+    html = body_of(client.get(f"/tickets/{escalated.pk}/"))
+    assert 'value="take_over"' not in html and hint not in html
+    client.force_login(world.agent)
+    assert hint not in body_of(client.get(f"/tickets/{open_ticket.pk}/"))
 
 
 @pytest.mark.django_db
