@@ -8,7 +8,7 @@ from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes, permission_classes
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -30,6 +30,16 @@ class Unavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "Temporarily unavailable, retry."
     default_code = "unavailable"
+
+
+class InboundJSONParser(JSONParser):
+    """DRF's JSON parser, with JSON nested beyond the parser's depth a 400 rather than a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.")
 
 
 class CanSubmitInbound(BasePermission):
@@ -127,7 +137,7 @@ class AcceptedSerializer(serializers.Serializer):
     ],
 )
 @api_view(["POST"])
-@parser_classes([JSONParser])
+@parser_classes([InboundJSONParser])
 @permission_classes([IsAuthenticated, CanSubmitInbound])
 def inbound_create(request):
     try:

@@ -164,6 +164,13 @@ def test_messenger_and_instagram_dms():
     assert ig.platform == "instagram" and "[image] https://lookaside" in ig.text
 
 
+def test_a_message_sent_by_the_page_is_outgoing_even_without_the_echo_flag():
+    data = json.loads(fixture_bytes("messenger_echo.json"))
+    data["entry"][0]["messaging"][0]["message"]["is_echo"] = "true"  # a string, not the boolean
+    [echo] = meta.parse(json.dumps(data).encode())
+    assert echo.direction == OUT and echo.conversation_key == "facebook-dm:6600000000000001"
+
+
 @pytest.mark.parametrize("body", [
     b'{"object": "user", "entry": []}', b'{"object": "page"}', b'{"object": "page", "entry": [1]}',
     b'{"object": "page", "entry": [{"changes": "x"}]}',

@@ -1,5 +1,7 @@
 """`POST /api/inbound/`: token auth, validation with limits, same event path, documented."""
 
+import json
+
 import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
@@ -93,10 +95,27 @@ def test_oversized_body_is_413(client, integration, settings):
     assert post(client, ITEM, integration).status_code == 413
 
 
-def test_not_json_is_400(client, integration):
-    response = client.post("/api/inbound/", data=b"\xff{", content_type="application/json",
+@pytest.mark.parametrize("body", [
+    b"\xff{", b"[1, 2]", b"null", b'"text"',
+    b'{"a":' * 5000 + b"1" + b"}" * 5000,  # deeper than the JSON parser goes
+    b'{"channel": "reviews", "external_id": 1' + b"0" * 5000 + b', "text": "x"}',
+    json.dumps({**ITEM, "text": "ciao \ud800"}).encode(), json.dumps({**ITEM, "text": "ciao \u0000"}).encode(),
+])
+def test_not_json_or_not_an_object_is_400(client, integration, body):
+    response = client.post("/api/inbound/", data=body, content_type="application/json",
                            HTTP_AUTHORIZATION=f"Token {integration.key}")
     assert response.status_code == 400
+    assert not InboundEvent.objects.exists()
+
+
+def test_a_follower_count_no_column_holds_is_stored_as_the_largest_one(
+    client, integration, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, {**ITEM, "author": {"external_id": "u-1", "followers_count": 10**30}}, integration)
+    assert response.status_code == 202
+    assert InboundEvent.objects.get().status == "processed"
+    assert Message.objects.get().author_identity.followers_count == 2**31 - 1
 
 
 def test_authentication_and_permission(client, integration, world):

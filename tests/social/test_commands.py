@@ -52,6 +52,23 @@ def test_ingest_mail_from_eml_files(channels, django_capture_on_commit_callbacks
     assert "foutmelding" in html.body and "<p>" not in html.body
 
 
+def nested_mime(depth: int) -> bytes:
+    parts = [b"From: mario@example.it\r\nMessage-ID: <nested@example.it>\r\n"]
+    parts += [b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(depth)]
+    return b"".join([*parts, b"Content-Type: text/plain\r\n\r\nCiao\r\n"])
+
+
+def test_ingest_mail_skips_a_message_nested_too_deep_and_goes_on(
+    channels, tmp_path, django_capture_on_commit_callbacks
+):
+    (tmp_path / "nested.eml").write_bytes(nested_mime(1500))
+    files = [str(tmp_path / "nested.eml"), str(FIXTURES / "email_plain.eml")]
+    out, err = run("ingest_mail", "--channel", "demo-email", "--eml", *files,
+                   capture=django_capture_on_commit_callbacks)
+    assert "1 new, 0 already ingested, 1 skipped" in out and "nested.eml: Not a readable" in err
+    assert Ticket.objects.count() == 1
+
+
 def test_ingest_mail_from_mbox(channels, tmp_path, django_capture_on_commit_callbacks):
     box = mailbox.mbox(tmp_path / "care.mbox")
     for name in ("email_plain.eml", "email_reply.eml", "email_auto_reply.eml"):

@@ -8,6 +8,7 @@ from apps.triage.models import KeywordRule
 
 defaults = import_module("apps.triage.migrations.0002_default_rules")
 generalised = import_module("apps.triage.migrations.0003_generalised_rules")
+gaps = import_module("apps.triage.migrations.0004_safety_disability_gaps")
 
 
 def ensure_default_rules() -> None:
@@ -15,3 +16,4 @@ def ensure_default_rules() -> None:
     if not KeywordRule.objects.exists():
         defaults.add_defaults(apps, None)
         generalised.add_rules(apps, None)
+        gaps.add_rules(apps, None)

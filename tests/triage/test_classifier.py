@@ -92,6 +92,34 @@ def test_english_discrimination_is_high(x):
     assert result.priority == "high"
 
 
+@pytest.mark.parametrize("text, language, priority, cue", [
+    ("Il bancomat della filiale di piazza Dante ha i cavi scoperti, prima o poi qualcuno si farà male.",
+     "it", "urgent", "safety"),
+    ("De geldautomaat bij het station staat in brand, er komt rook uit!", "nl", "urgent", "safety"),
+    ("There's a man with a knife outside your branch on High Street, staff have locked the doors.",
+     "en", "urgent", "safety"),
+    ("Ik werd in jullie filiaal gediscrimineerd vanwege mijn hoofddoek. Schandalig.", "nl", "high",
+     "discrimination"),
+    ("Ik ben blind en jullie nieuwe app werkt niet met mijn schermlezer.", "nl", "high", "disability"),
+    ("Sono cieca e la vostra app non funziona con il lettore di schermo, non riesco a fare un bonifico.",
+     "it", "high", "disability"),
+])
+def test_safety_discrimination_and_disability_told_in_everyday_words(x, text, language, priority, cue):
+    result = classify(text, x)
+    assert (result.language, result.priority) == (language, priority)
+    assert any(cue in reason for reason in result.explanation["priority"])
+
+
+def test_dutch_discrimination_suggests_compliance(x, world):
+    result = classify("Mijn vader werd aan de balie gediscrimineerd omdat hij slecht Nederlands spreekt.", x)
+    assert result.department == world.compliance
+
+
+def test_english_customer_pressured_into_a_product_is_mis_selling(x):
+    result = classify("My elderly mother was pressured into buying an investment product she doesn't understand.", x)
+    assert (result.intent, result.priority) == ("mis_selling", "high")
+
+
 def test_english_harassment_by_staff_is_confidential_for_hr(x, world):
     result = classify("One of your branch managers keeps harassing me with phone calls at 11pm.", x)
     assert result.confidential and result.department == world.hr

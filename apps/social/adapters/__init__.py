@@ -4,11 +4,10 @@
 the same code the webhook used when it accepted the delivery.
 """
 
-import json
 from dataclasses import replace
 
 from . import api, email, linkedin, meta, x
-from .base import InboundItem, MalformedPayload
+from .base import InboundItem, MalformedPayload, clean_item, load_json_object
 
 X = "x"
 X_V2 = "x-v2"
@@ -20,17 +19,15 @@ SOURCES = (X, X_V2, META, LINKEDIN, EMAIL, API)
 
 
 def parse_delivery(source: str, body: bytes, *, channel_kind: str, account_id: str) -> list[InboundItem]:
-    """The items of one stored delivery, as its source's adapter reads them."""
+    """The items of one stored delivery, as its source's adapter reads them, ready to store."""
+    return [clean_item(item) for item in _parse(source, body, channel_kind=channel_kind, account_id=account_id)]
+
+
+def _parse(source: str, body: bytes, *, channel_kind: str, account_id: str) -> list[InboundItem]:
     if source == X:
         return x.parse(body, account_id=account_id)
     if source == X_V2:
-        try:
-            line = json.loads(body)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise MalformedPayload(f"The line is not JSON: {exc}") from exc
-        if not isinstance(line, dict):
-            raise MalformedPayload("The line is not a JSON object.")
-        return [x.parse_v2(line, account_id=account_id)]
+        return [x.parse_v2(load_json_object(body), account_id=account_id)]
     if source == META:
         return [
             item if item.platform == channel_kind else replace(

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 IN = "in"
@@ -77,14 +77,88 @@ def signature_matches(expected: str, received: str) -> bool:
         return False
 
 
+# The largest follower count a PositiveIntegerField holds on every backend.
+MAX_COUNT = 2**31 - 1
+# What no database stores as text: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8).
+UNSTORABLE_RE = re.compile(r"[\x00\ud800-\udfff]")
+# The JSON escapes that decode to those characters (raw NUL or surrogate bytes are not valid JSON).
+UNSTORABLE_ESCAPE_RE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def clean_text(value: str) -> str:
+    """The text with NUL dropped and lone surrogates replaced by U+FFFD, so it can be stored."""
+    if not UNSTORABLE_RE.search(value):
+        return value
+    return UNSTORABLE_RE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+
+
+def clean_tree(data):
+    """Every string of a parsed JSON tree, keys included, cleaned in place (no recursion: the
+    tree may be as deep as the parser allowed)."""
+    if isinstance(data, str):
+        return clean_text(data)
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            pairs = list(node.items())
+            node.clear()
+            for key, value in pairs:
+                node[clean_text(key) if isinstance(key, str) else key] = (
+                    clean_text(value) if isinstance(value, str) else value
+                )
+                if isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, str):
+                    node[index] = clean_text(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+    return data
+
+
+def clean_item(item: InboundItem) -> InboundItem:
+    """The item with only storable text and a follower count the database holds.
+
+    A platform may relay whatever its users typed (a NUL, half of an emoji's surrogate pair)
+    and counts no column holds; storing must never fail on them, or the event would be retried
+    and parked for nothing.
+    """
+    author = item.author
+    if author is not None:
+        count = author.followers_count
+        author = Author(
+            external_id=clean_text(author.external_id), handle=clean_text(author.handle),
+            name=clean_text(author.name), email=clean_text(author.email),
+            followers_count=None if count is None or count < 0 else min(count, MAX_COUNT),
+        )
+    return replace(
+        item,
+        event_key=clean_text(item.event_key), external_id=clean_text(item.external_id),
+        text=clean_text(item.text), subject=clean_text(item.subject), author=author,
+        parent_external_id=clean_text(item.parent_external_id),
+        references=tuple(clean_text(r) for r in item.references),
+        conversation_key=clean_text(item.conversation_key),
+        hashtags=tuple(clean_text(h) for h in item.hashtags),
+        context=clean_tree(item.context), ignore_reason=clean_text(item.ignore_reason),
+    )
+
+
 def load_json_object(body: bytes) -> dict:
-    """Parse a JSON object from raw bytes; anything else is a malformed delivery."""
+    """Parse a JSON object from raw bytes; anything else is a malformed delivery.
+
+    Strings are cleaned of what no database stores (see `clean_text`); the scan for the escapes
+    that produce them keeps the usual body from being walked twice.
+    """
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedPayload(f"The body is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedPayload("The body is not a JSON object.")
+    if UNSTORABLE_ESCAPE_RE.search(body):
+        clean_tree(data)
     return data
 
 

@@ -9,12 +9,15 @@ from datetime import UTC
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
-from .base import IN, OUT, Author, InboundItem, MalformedPayload
+from .base import IN, OUT, Author, InboundItem, MalformedPayload, clean_tree
 
 PLATFORM = "email"
 MSG_ID_RE = re.compile(r"<[^<>\s]{1,250}>")
 TICKET_REF_RE = re.compile(r"\[CT-0*(\d{1,12})\]", re.IGNORECASE)
-PARSE_ERRORS = (ValueError, TypeError, IndexError, AttributeError, LookupError, email.errors.MessageError)
+# RecursionError: MIME parts nested deeper than the parser's recursion goes.
+PARSE_ERRORS = (
+    ValueError, TypeError, IndexError, AttributeError, LookupError, RecursionError, email.errors.MessageError,
+)
 
 BLOCK_TAGS = {
     "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -98,6 +101,19 @@ def _attachments(message: EmailMessage) -> list[dict]:
     return found
 
 
+def _raw_header_text(value: str) -> str:
+    """A header value the parser kept as undecoded 8-bit bytes (surrogate escapes): real mail
+    often carries raw UTF-8 names, older mailers Windows-1252; decode them for what they are."""
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value  # surrogates that are not escaped bytes: left to the final clean-up
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
 def _ids(value) -> tuple[str, ...]:
     return tuple(dict.fromkeys(MSG_ID_RE.findall(str(value or ""))))
 
@@ -143,7 +159,7 @@ def _parse(body: bytes, *, account_id: str, certified: bool) -> InboundItem:
     if not addresses or not addresses[0].addr_spec or "@" not in addresses[0].addr_spec:
         raise MalformedPayload("The From header has no address.")
     address = addresses[0]
-    mail = address.addr_spec.strip().lower()
+    mail = _raw_header_text(address.addr_spec).strip().lower()
     message_id = next(iter(_ids(envelope.get("Message-ID"))), "")
     if not message_id:
         # Without a Message-ID a redelivery must still dedupe: name the message by its bytes.
@@ -171,7 +187,7 @@ def _parse(body: bytes, *, account_id: str, certified: bool) -> InboundItem:
         direction=OUT if outgoing else IN,
         text=text,
         subject=subject,
-        author=Author(external_id=mail, name=address.display_name or "", email=mail),
+        author=Author(external_id=mail, name=_raw_header_text(address.display_name or ""), email=mail),
         created_at=created,
         parent_external_id=in_reply_to[-1] if in_reply_to else "",
         references=references,
@@ -179,9 +195,9 @@ def _parse(body: bytes, *, account_id: str, certified: bool) -> InboundItem:
         is_public=False,
         ticket_reference=int(match.group(1)) if match else None,
         ignore_reason="An automatic reply or delivery report." if _is_automatic(envelope) else "",
-        raw={
+        raw=clean_tree({
             "headers": {k: str(v)[:1000] for k, v in list(envelope.items())[:60]},
             "attachments": attachments,
             "certified": bool(inner),
-        },
+        }),
     )

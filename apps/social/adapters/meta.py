@@ -134,7 +134,7 @@ def _attachment_text(attachments: list) -> str:
     return "\n".join(lines)
 
 
-def _messaging_item(event: dict, platform: str) -> InboundItem | None:
+def _messaging_item(event: dict, platform: str, owner_id: str) -> InboundItem | None:
     message = event.get("message")
     if not isinstance(message, dict):
         return None  # delivery and read receipts, postbacks, reactions
@@ -143,7 +143,8 @@ def _messaging_item(event: dict, platform: str) -> InboundItem | None:
     recipient = as_str(as_dict(event.get("recipient")).get("id"))
     if not mid or not sender:
         raise MalformedPayload("A message without mid or sender.")
-    outgoing = message.get("is_echo") is True
+    # The echo flag is what Meta documents; a message sent by the page itself is ours either way.
+    outgoing = message.get("is_echo") is True or bool(owner_id) and sender == owner_id
     customer_id = recipient if outgoing else sender
     text = as_str(message.get("text"))
     attachments = _attachment_text(as_list(message.get("attachments")))
@@ -204,7 +205,7 @@ def parse(body: bytes, *, account_id: str = "") -> list[InboundItem]:
         if not isinstance(messaging, list):
             raise MalformedPayload("entry.messaging must be a list.")
         for event in messaging:
-            item = _messaging_item(as_dict(event), platform)
+            item = _messaging_item(as_dict(event), platform, owner_id)
             if item is not None:
                 items.append(item)
         check_item_count(len(items))
