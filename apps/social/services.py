@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.accounts.models import Team
 from apps.tickets import hooks
@@ -39,6 +40,7 @@ from apps.tickets.services import (
     ticket_event_record,
     ticket_reopen_for_customer,
 )
+from apps.triage.explain import reason
 from apps.triage.services import ticket_priority_raise, ticket_triage_apply, triage_classify
 
 from .adapters import parse_delivery
@@ -383,16 +385,18 @@ def _record_incoming(channel, item, *, ticket, actor, ticket_fields, identity, f
     context = item.context or (ticket.context if ticket is not None else None)
     result = triage_classify(text=text, channel=channel, identity=identity, customer=customer, context=context)
     if result.team is None and fallback_team is not None:
-        routing = [*result.explanation.get("routing", []),
-                   _("Team %(team)s: the team of the person who logged it.") % {"team": fallback_team}]
+        routing = [*result.explanation.get("routing", []), reason(
+            gettext_noop("Team %(team)s: the team of the person who logged it."), team=str(fallback_team),
+        )]
         result = replace(result, team=fallback_team, explanation={**result.explanation, "routing": routing})
     linked_from = None
     if ticket is not None and ticket.state == TicketState.CLOSED:
         linked_from, ticket = ticket, None
         if linked_from.confidential and not result.confidential:
             # The follow-up of an HR case stays with HR: confidential, like the case it continues.
-            routing = [*result.explanation.get("routing", []),
-                       _("Confidential: follow-up of confidential %(ref)s.") % {"ref": linked_from.reference}]
+            routing = [*result.explanation.get("routing", []), reason(
+                gettext_noop("Confidential: follow-up of confidential %(ref)s."), ref=linked_from.reference,
+            )]
             result = replace(result, confidential=True, explanation={**result.explanation, "routing": routing})
     created = ticket is None
     if created:

@@ -149,8 +149,20 @@ class TicketAdmin(FSMAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "priority", "channel__kind", "team", "department", "confidential", "intent")
     search_fields = ("subject",)
     raw_id_fields = ("customer", "linked_from", "merged_into", "assignee")
-    readonly_fields = ("version", "triage_explanation", "created_at", "updated_at")
+    readonly_fields = ("version", "triage_reasons", "triage_explanation", "created_at", "updated_at")
     inlines = [MessageInline, TicketEventInline]
+
+    @admin.display(description=_("Why it landed here"))
+    def triage_reasons(self, obj):
+        """The stored (language-neutral) explanation as text in the reader's language."""
+        from apps.triage.explain import render_explanation
+
+        lines = [
+            f"{aspect}: {reason}"
+            for aspect, reasons in render_explanation(obj.triage_explanation).items() if isinstance(reasons, list)
+            for reason in reasons
+        ]
+        return "\n".join(lines) or "—"
 
     def get_queryset(self, request):
         # Admins see everything; staff who are not superusers still obey the confidentiality rule.

@@ -4,6 +4,10 @@
 leads edit in the admin. Another classifier (a model) plugs in through the TRIAGE_CLASSIFIER
 setting; it only has to implement `Classifier.classify`. Subclassing RuleClassifier and
 overriding one step (say `intent_and_sentiment`) keeps the rest, routing included.
+
+Reasons are entries (`explain.reason(gettext_noop(...), **params)`), not text: the worker runs in
+English and the ticket page translates them for whoever reads them (apps/triage/explain.py).
+A plugged-in classifier may still return plain strings; they are shown as they are.
 """
 
 import time
@@ -18,11 +22,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.accounts.models import Department, Team
 from apps.tickets.models import PRIORITY_RANK, Intent, Priority, Sentiment, Ticket
 
+from .explain import reason
 from .models import (
     ANY_LANGUAGE,
     KeywordRule,
@@ -208,13 +213,19 @@ FUNCTION_WORDS = {
 }
 
 
-def _language_name(code: str) -> str:
-    from django.utils.translation import get_language_info
+def lang(code: str) -> dict:
+    """A language as an explanation param: its name, in the reader's language."""
+    return {"language": code}
 
-    try:
-        return str(get_language_info(code)["name"])
-    except KeyError:
-        return code
+
+def joined(parts, separator: str = ", ") -> list:
+    """Explanation parts shown one after the other, with `separator` between them."""
+    result: list = []
+    for part in parts:
+        if result:
+            result.append(separator)
+        result.append(part)
+    return result
 
 
 @dataclass
@@ -270,44 +281,50 @@ class RuleClassifier:
         confident = best is not None and best.value >= getattr(settings, "TRIAGE_LANGUAGE_MIN_CONFIDENCE", 0.75)
         short = len(folded.split()) < getattr(settings, "TRIAGE_LANGUAGE_MIN_WORDS", 6)
         if confident and not short:
-            reasons.append(_("Detected %(lang)s with %(pct)d%% confidence among %(codes)s.") % {
-                "lang": _language_name(best_code), "pct": round(best.value * 100), "codes": ", ".join(codes),
-            })
+            reasons.append(reason(
+                gettext_noop("Detected %(lang)s with %(pct)d%% confidence among %(codes)s."),
+                lang=lang(best_code), pct=round(best.value * 100), codes=", ".join(codes),
+            ))
             return best_code
         hint = self._language_hint(text, folded, rules, codes)
         if hint is not None:
             code, words, kind = hint
-            reasons.append(_("Short text; %(words)s: %(lang)s %(kind)s.") % {
-                "words": ", ".join(f"“{w}”" for w in dict.fromkeys(words)), "lang": _language_name(code),
-                "kind": kind,
-            })
+            reasons.append(reason(
+                gettext_noop("Short text; %(words)s: %(lang)s %(kind)s."),
+                words=", ".join(f"“{w}”" for w in dict.fromkeys(words)), lang=lang(code),
+                kind=kind,
+            ))
             return code
         if confident:
-            reasons.append(_("Detected %(lang)s with %(pct)d%% confidence on a short text.") % {
-                "lang": _language_name(best_code), "pct": round(best.value * 100),
-            })
+            reasons.append(reason(
+                gettext_noop("Detected %(lang)s with %(pct)d%% confidence on a short text."),
+                lang=lang(best_code), pct=round(best.value * 100),
+            ))
             return best_code
         if customer is not None and customer.language in codes:
-            reasons.append(_("Too short to tell; the customer wrote in %(lang)s before.") % {
-                "lang": _language_name(customer.language)
-            })
+            reasons.append(reason(
+                gettext_noop("Too short to tell; the customer wrote in %(lang)s before."),
+                lang=lang(customer.language)
+            ))
             return customer.language
         if best is not None and best.value >= 0.4:
-            reasons.append(_("Probably %(lang)s (%(pct)d%% confidence only).") % {
-                "lang": _language_name(best_code), "pct": round(best.value * 100),
-            })
+            reasons.append(reason(
+                gettext_noop("Probably %(lang)s (%(pct)d%% confidence only)."),
+                lang=lang(best_code), pct=round(best.value * 100),
+            ))
             return best_code
         team = getattr(channel, "team", None)
         if team is not None and team.default_language:
-            reasons.append(_("Cannot tell from the text; the team's language %(lang)s.") % {
-                "lang": _language_name(team.default_language)
-            })
+            reasons.append(reason(
+                gettext_noop("Cannot tell from the text; the team's language %(lang)s."),
+                lang=lang(team.default_language)
+            ))
             return team.default_language
-        reasons.append(_("Cannot tell the language from the text."))
+        reasons.append(reason(gettext_noop("Cannot tell the language from the text.")))
         return None
 
     @staticmethod
-    def _language_hint(text, folded, rules, codes) -> tuple[str, list[str], str] | None:
+    def _language_hint(text, folded, rules, codes) -> tuple[str, list[str], dict] | None:
         """(language, the words that tell, what they are) when exactly one language wins."""
         keywords: dict[str, list[str]] = defaultdict(list)
         for keyword in rules.keywords:
@@ -315,12 +332,12 @@ class RuleClassifier:
                 keywords[keyword.language].append(found)
         if len(keywords) == 1:
             code, words = next(iter(keywords.items()))
-            return code, words, str(_("keywords"))
+            return code, words, reason(gettext_noop("keywords"))
         tokens = [t.strip(".,;:!?¿¡\"'()") for t in folded.split()]
         function_words = {code: [t for t in tokens if t in FUNCTION_WORDS.get(code, ())] for code in codes}
         ranked = sorted(function_words.items(), key=lambda kv: -len(kv[1]))
         if ranked and ranked[0][1] and (len(ranked) == 1 or len(ranked[0][1]) > len(ranked[1][1])):
-            return ranked[0][0], ranked[0][1], str(_("words"))
+            return ranked[0][0], ranked[0][1], reason(gettext_noop("words"))
         return None
 
     def intent_and_sentiment(self, text, hits, explanation) -> tuple[str, str]:
@@ -328,41 +345,52 @@ class RuleClassifier:
         for hit in hits:
             if hit.keyword.aspect == KeywordRule.Aspect.INTENT:
                 scores[hit.keyword.target] += hit.keyword.weight
-                explanation["intent"].append(_("%(kw)s points to %(intent)s (weight %(w)d).") % {
-                    "kw": hit.describe(), "intent": Intent(hit.keyword.target).label, "w": hit.keyword.weight,
-                })
+                explanation["intent"].append(reason(
+                    gettext_noop("%(kw)s points to %(intent)s (weight %(w)d)."),
+                    kw=hit.describe(), intent={"intent": hit.keyword.target}, w=hit.keyword.weight,
+                ))
         sentiment = self._sentiment(hits, explanation["sentiment"])
         if Intent.PRAISE in scores and sentiment == Sentiment.NEGATIVE:
             del scores[Intent.PRAISE]
-            explanation["intent"].append(_("Praise words in a negative message are irony or politeness: not Praise."))
+            explanation["intent"].append(reason(
+                gettext_noop("Praise words in a negative message are irony or politeness: not Praise.")
+            ))
         if scores:
             intent = max(scores, key=lambda i: (scores[i], -INTENT_SEVERITY.index(i)))
             if intent in GRIEVANCES and sentiment == Sentiment.NEUTRAL:
                 sentiment = Sentiment.NEGATIVE
-                explanation["sentiment"].append(_("%(intent)s is a grievance: Negative.") % {
-                    "intent": Intent(intent).label
-                })
+                explanation["sentiment"].append(reason(
+                    gettext_noop("%(intent)s is a grievance: Negative."),
+                    intent={"intent": intent}
+                ))
             if len(scores) > 1:
-                explanation["intent"].append(_("%(intent)s scores highest: %(scores)s.") % {
-                    "intent": Intent(intent).label,
-                    "scores": ", ".join(f"{Intent(i).label} {s}" for i, s in
-                                        sorted(scores.items(), key=lambda kv: -kv[1])),
-                })
+                explanation["intent"].append(reason(
+                    gettext_noop("%(intent)s scores highest: %(scores)s."),
+                    intent={"intent": intent},
+                    scores=joined(
+                        [{"intent": i}, f" {s}"] for i, s in sorted(scores.items(), key=lambda kv: -kv[1])
+                    ),
+                ))
             return intent, sentiment
         if "?" in text:
-            explanation["intent"].append(_("No intent keyword; the customer asks a question: Support request."))
+            explanation["intent"].append(reason(
+                gettext_noop("No intent keyword; the customer asks a question: Support request.")
+            ))
             return Intent.SUPPORT_REQUEST, sentiment
         if sentiment == Sentiment.NEGATIVE:
-            explanation["intent"].append(_("No intent keyword; a negative message: Support request."))
+            explanation["intent"].append(reason(
+                gettext_noop("No intent keyword; a negative message: Support request.")
+            ))
             return Intent.SUPPORT_REQUEST, sentiment
         serious = [h for h in hits if h.keyword.aspect == KeywordRule.Aspect.PRIORITY
                    and h.keyword.target in (Priority.HIGH, Priority.URGENT)]
         if serious:
-            explanation["intent"].append(_("No intent keyword; %(kw)s needs handling: Support request.") % {
-                "kw": serious[0].describe()
-            })
+            explanation["intent"].append(reason(
+                gettext_noop("No intent keyword; %(kw)s needs handling: Support request."),
+                kw=serious[0].describe()
+            ))
             return Intent.SUPPORT_REQUEST, sentiment
-        explanation["intent"].append(_("No intent keyword matched: Other."))
+        explanation["intent"].append(reason(gettext_noop("No intent keyword matched: Other.")))
         return Intent.OTHER, sentiment
 
     def campaign(self, context, intent, sentiment, reasons) -> str:
@@ -376,18 +404,21 @@ class RuleClassifier:
         if intent == Intent.SUPPORT_REQUEST and not (context.get("sponsored") or context.get("campaign")):
             return intent
         if sentiment == Sentiment.NEGATIVE:
-            why = _("a negative reply")
+            why = reason(gettext_noop("a negative reply"))
         elif sentiment == Sentiment.NEUTRAL and intent == Intent.OTHER:
-            why = _("a reply that asks nothing and praises nothing")
+            why = reason(gettext_noop("a reply that asks nothing and praises nothing"))
         else:
             return intent
-        post = _("the brand's sponsored post") if context.get("sponsored") else _("the brand's post")
+        post = reason(
+            gettext_noop("the brand's sponsored post") if context.get("sponsored") else gettext_noop("the brand's post")
+        )
         tags = [str(t)[:50] for t in (context.get("hashtags") or [])[:3] if t]
         if tags:
-            post = f"{post} ({' '.join('#' + t.lstrip('#') for t in tags)})"
-        reasons.append(_("%(why)s under %(post)s, in front of its whole audience: Reputational risk.") % {
-            "why": str(why).capitalize(), "post": post,
-        })
+            post = [post, f" ({' '.join('#' + t.lstrip('#') for t in tags)})"]
+        reasons.append(reason(
+            gettext_noop("%(why)s under %(post)s, in front of its whole audience: Reputational risk."),
+            why={**why, "capfirst": True}, post=post,
+        ))
         return Intent.REPUTATIONAL_RISK
 
     def _sentiment(self, hits, reasons) -> str:
@@ -397,21 +428,29 @@ class RuleClassifier:
                 continue
             if hit.keyword.target == Sentiment.POSITIVE:
                 positive += hit.keyword.weight
-                reasons.append(_("%(kw)s is positive (+%(w)d).") % {"kw": hit.describe(), "w": hit.keyword.weight})
+                reasons.append(reason(
+                    gettext_noop("%(kw)s is positive (+%(w)d)."), kw=hit.describe(), w=hit.keyword.weight,
+                ))
             elif hit.keyword.target == Sentiment.NEGATIVE:
                 negative += hit.keyword.weight
-                reasons.append(_("%(kw)s is negative (−%(w)d).") % {"kw": hit.describe(), "w": hit.keyword.weight})
+                reasons.append(reason(
+                    gettext_noop("%(kw)s is negative (−%(w)d)."), kw=hit.describe(), w=hit.keyword.weight,
+                ))
         if not positive and not negative:
-            reasons.append(_("No positive or negative cue: Neutral."))
+            reasons.append(reason(gettext_noop("No positive or negative cue: Neutral.")))
             return Sentiment.NEUTRAL
         score = positive - negative
         result = Sentiment.POSITIVE if score > 0 else Sentiment.NEGATIVE
         if score == 0:
             # "Complimenti per il tempismo" next to a complaint: kind words do not cancel it.
-            reasons.append(_("As many negative as positive cues: kind words next to a complaint are irony or "
-                             "politeness: Negative."))
+            reasons.append(reason(
+                gettext_noop("As many negative as positive cues: kind words next to a complaint are irony or "
+                             "politeness: Negative.")
+            ))
             return result
-        reasons.append(_("Score %(score)+d: %(sentiment)s.") % {"score": score, "sentiment": Sentiment(result).label})
+        reasons.append(reason(
+            gettext_noop("Score %(score)+d: %(sentiment)s."), score=score, sentiment={"sentiment": result},
+        ))
         return result
 
     def priority(self, hits, intent, sentiment, identity, customer, reasons) -> str:
@@ -420,24 +459,27 @@ class RuleClassifier:
             (h for h in hits if h.keyword.aspect == KeywordRule.Aspect.PRIORITY),
             key=lambda h: (-PRIORITY_RANK[h.keyword.target], -h.keyword.weight),
         ):
-            reasons.append(_("%(kw)s: %(prio)s.") % {"kw": hit.describe(), "prio": Priority(hit.keyword.target).label})
+            reasons.append(reason(
+                gettext_noop("%(kw)s: %(prio)s."), kw=hit.describe(), prio={"priority": hit.keyword.target},
+            ))
             if priority is None or PRIORITY_RANK[hit.keyword.target] > PRIORITY_RANK[priority]:
                 priority = hit.keyword.target
         if priority is None:
             if intent == Intent.PRAISE and sentiment != Sentiment.NEGATIVE:
-                reasons.append(_("Praise with no risk cue: Low."))
+                reasons.append(reason(gettext_noop("Praise with no risk cue: Low.")))
                 priority = Priority.LOW
             elif intent == Intent.WISH and sentiment != Sentiment.NEGATIVE:
-                reasons.append(_("A wish with no risk cue or grievance: Low."))
+                reasons.append(reason(gettext_noop("A wish with no risk cue or grievance: Low.")))
                 priority = Priority.LOW
             else:
-                reasons.append(_("No priority keyword: Normal."))
+                reasons.append(reason(gettext_noop("No priority keyword: Normal.")))
                 priority = Priority.NORMAL
         floor = getattr(settings, "TRIAGE_INTENT_PRIORITY", DEFAULT_INTENT_PRIORITY).get(intent)
         if floor and PRIORITY_RANK[floor] > PRIORITY_RANK[priority]:
-            reasons.append(_("%(intent)s: at least %(prio)s.") % {
-                "intent": Intent(intent).label, "prio": Priority(floor).label,
-            })
+            reasons.append(reason(
+                gettext_noop("%(intent)s: at least %(prio)s."),
+                intent={"intent": intent}, prio={"priority": floor},
+            ))
             priority = floor
         followers = getattr(identity, "followers_count", None)
         if followers and sentiment != Sentiment.POSITIVE:
@@ -447,9 +489,10 @@ class RuleClassifier:
             ):
                 if followers >= threshold:
                     if PRIORITY_RANK[level] > PRIORITY_RANK[priority]:
-                        reasons.append(_("The author reaches %(n)s followers (%(t)s or more): at least %(prio)s.") % {
-                            "n": f"{followers:,}", "t": f"{threshold:,}", "prio": Priority(level).label,
-                        })
+                        reasons.append(reason(
+                            gettext_noop("The author reaches %(n)s followers (%(t)s or more): at least %(prio)s."),
+                            n={"number": followers}, t={"number": threshold}, prio={"priority": level},
+                        ))
                         priority = level
                     break
         if customer is not None and customer.pk:
@@ -460,9 +503,10 @@ class RuleClassifier:
             ).count()
             if recent >= limit and priority != Priority.URGENT:
                 raised = PRIORITY_ORDER[PRIORITY_ORDER.index(priority) + 1]
-                reasons.append(_("Repeated contact: %(n)d earlier tickets in %(d)d days, raised to %(prio)s.") % {
-                    "n": recent, "d": days, "prio": Priority(raised).label,
-                })
+                reasons.append(reason(
+                    gettext_noop("Repeated contact: %(n)d earlier tickets in %(d)d days, raised to %(prio)s."),
+                    n=recent, d=days, prio={"priority": raised},
+                ))
                 priority = raised
         return priority
 
@@ -476,55 +520,57 @@ class RuleClassifier:
             gives = []
             if route.team is not None and team is None:
                 team = route.team
-                gives.append(_("team %(team)s") % {"team": route.team})
+                gives.append(reason(gettext_noop("team %(team)s"), team=str(route.team)))
             if route.department_kind and department is None:
                 if route.department is not None:
                     department = route.department
-                    gives.append(_("suggests escalation to %(dept)s") % {"dept": route.department})
+                    gives.append(reason(gettext_noop("suggests escalation to %(dept)s"), dept=str(route.department)))
                 else:
-                    gives.append(_("would suggest %(kind)s, but no such department exists") % {
-                        "kind": Department.Kind(route.department_kind).label
-                    })
+                    gives.append(reason(
+                        gettext_noop("would suggest %(kind)s, but no such department exists"),
+                        kind={"department_kind": route.department_kind}
+                    ))
             if route.confidential and not confidential:
                 confidential = True
-                gives.append(_("confidential"))
+                gives.append(reason(gettext_noop("confidential")))
             if gives:
-                reasons.append(_("Rule “%(name)s” (%(why)s): %(gives)s.") % {
-                    "name": route.name, "why": matched, "gives": "; ".join(str(g) for g in gives),
-                })
+                reasons.append(reason(
+                    gettext_noop("Rule “%(name)s” (%(why)s): %(gives)s."),
+                    name=route.name, why=matched, gives=joined(gives, "; "),
+                ))
         if team is None:
             team = getattr(channel, "team", None)
             if team is not None:
-                reasons.append(_("Team %(team)s: the channel's default team.") % {"team": team})
+                reasons.append(reason(gettext_noop("Team %(team)s: the channel's default team."), team=str(team)))
             else:
-                reasons.append(_("No team: no routing rule chose one and the channel has none."))
+                reasons.append(reason(gettext_noop("No team: no routing rule chose one and the channel has none.")))
         return team, department, confidential
 
     @staticmethod
-    def _route_matches(route, folded, channel, language, intent, priority) -> str | None:
+    def _route_matches(route, folded, channel, language, intent, priority) -> list | dict | None:
         """Why the rule matches, or None when one of its conditions fails."""
         why = []
         if route.channel_kind:
             if route.channel_kind != channel.kind:
                 return None
-            why.append(_("channel %(kind)s") % {"kind": channel.get_kind_display()})
+            why.append(reason(gettext_noop("channel %(kind)s"), kind=channel.get_kind_display()))
         if route.intent:
             if route.intent != intent:
                 return None
-            why.append(_("intent %(intent)s") % {"intent": Intent(intent).label})
+            why.append(reason(gettext_noop("intent %(intent)s"), intent={"intent": intent}))
         if route.min_priority:
             if PRIORITY_RANK[priority] < PRIORITY_RANK[route.min_priority]:
                 return None
-            why.append(_("priority %(prio)s") % {"prio": Priority(priority).label})
+            why.append(reason(gettext_noop("priority %(prio)s"), prio={"priority": priority}))
         if route.language:
             if route.language != language:
                 return None
-            why.append(_("language %(lang)s") % {"lang": language})
+            why.append(reason(gettext_noop("language %(lang)s"), lang=language))
         if route.keywords:
             found = next(
                 (m.group(0) for stem, rx in route.keywords if stem in folded and (m := rx.search(folded))), None
             )
             if found is None:
                 return None
-            why.append(_("keyword “%(kw)s”") % {"kw": found})
-        return ", ".join(str(w) for w in why) or _("applies to everything")
+            why.append(reason(gettext_noop("keyword “%(kw)s”"), kw=found))
+        return joined(why) if why else reason(gettext_noop("applies to everything"))

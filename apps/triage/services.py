@@ -2,13 +2,14 @@
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.sla.services import sla_ticket_rematch
-from apps.tickets.models import PRIORITY_RANK, Priority, Ticket, TicketEvent
+from apps.tickets.models import PRIORITY_RANK, Ticket, TicketEvent
 from apps.tickets.services import ticket_event_record
 
-from .classifiers import TriageResult, get_classifier
+from .classifiers import TriageResult, get_classifier, joined
+from .explain import reason, render
 
 __all__ = ["TriageResult", "ticket_priority_raise", "ticket_triage_apply", "triage_classify"]
 
@@ -70,11 +71,13 @@ def ticket_priority_raise(*, ticket: Ticket, result: TriageResult, actor=None) -
         return False
     previous = ticket.priority
     explanation = dict(ticket.triage_explanation or {})
-    note = _("Raised from %(old)s to %(new)s by a later message:") % {
-        "old": Priority(previous).label, "new": Priority(result.priority).label,
-    }
+    note = reason(
+        gettext_noop("Raised from %(old)s to %(new)s by a later message:"),
+        old={"priority": previous}, new={"priority": result.priority},
+    )
     reasons = list(result.explanation.get("priority", []))
-    explanation["priority"] = [*explanation.get("priority", []), " ".join([note, *reasons])]
+    # Stored language-neutral like the rest (apps/triage/explain.py): one reason, shown translated.
+    explanation["priority"] = [*explanation.get("priority", []), joined([note, *reasons], " ")]
     with transaction.atomic(savepoint=False):
         Ticket.objects.filter(pk=ticket.pk).update(
             priority=result.priority, triage_explanation=explanation, updated_at=timezone.now()
@@ -82,7 +85,7 @@ def ticket_priority_raise(*, ticket: Ticket, result: TriageResult, actor=None) -
         ticket.priority = result.priority
         ticket.triage_explanation = explanation
         ticket_event_record(
-            ticket=ticket, kind=TicketEvent.Kind.TRIAGE, actor=actor, reason=" ".join(reasons),
+            ticket=ticket, kind=TicketEvent.Kind.TRIAGE, actor=actor, reason=" ".join(render(r) for r in reasons),
             data={"priority": result.priority, "from_priority": previous},
         )
         sla_ticket_rematch(ticket=ticket, cause="priority")

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from apps.tickets import services as ticket_services
 from apps.tickets.models import Channel, Customer, Identity, Message, Ticket, TicketEvent
+from apps.triage.explain import render_explanation
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_letter_opens_a_formal_complaint_ticket_in_the_agents_team(client, world
     assert message.direction == "in" and not message.is_public and message.external_id is None
     created = TicketEvent.objects.get(ticket=ticket, kind="created")
     assert created.actor == world.agent
-    assert any("the person who logged it" in r for r in ticket.triage_explanation["routing"])
+    assert any("the person who logged it" in r for r in render_explanation(ticket.triage_explanation)["routing"])
     follow = client.get(response["Location"])
     assert follow.status_code == 200
 

@@ -7,6 +7,7 @@ import pytest
 from apps.social.models import InboundEvent
 from apps.tickets import services as ticket_services
 from apps.tickets.models import Identity, Message, Ticket, TicketEvent
+from apps.triage.explain import render_explanation
 from tests.factories import MessageFactory, TicketFactory
 from tests.social.conftest import BRAND_X_ID, fixture_bytes
 
@@ -180,7 +181,7 @@ def test_later_message_raises_priority_with_an_audit_row(deliver):
     raised = TicketEvent.objects.filter(ticket=ticket, kind="triage").last()
     assert raised.data == {"priority": "urgent", "from_priority": "normal"}
     assert "avvocat" in raised.reason
-    assert any("Raised from Normal to Urgent" in r for r in ticket.triage_explanation["priority"])
+    assert any("Raised from Normal to Urgent" in r for r in render_explanation(ticket.triage_explanation)["priority"])
 
 
 def test_x_dm_and_its_echo_share_a_private_ticket(deliver):
@@ -355,7 +356,7 @@ def test_author_reach_raises_priority(deliver):
                        user_id="7700000000000000001", screen_name="influencer", followers=120_000))
     loud = Ticket.objects.get(customer__identities__handle="influencer")
     assert loud.priority == "high"
-    assert any("120,000 followers" in reason for reason in loud.triage_explanation["priority"])
+    assert any("120,000 followers" in reason for reason in render_explanation(loud.triage_explanation)["priority"])
 
 
 def test_hashtags_and_brand_account_are_kept(deliver, channels):

@@ -14,6 +14,7 @@ import pytest
 
 from apps.tickets import demo
 from apps.tickets.services import customer_for_identity
+from apps.triage.explain import render
 from apps.triage.services import triage_classify
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,7 @@ def disagreements(rows, aspect):
     lines = []
     for scenario, expected, result in rows:
         if getattr(expected, aspect) != getattr(result, aspect):
-            reasons = " | ".join(str(r) for r in result.explanation.get(aspect, []))
+            reasons = " | ".join(render(r) for r in result.explanation.get(aspect, []))
             lines.append(f"  {scenario.key}: expected {getattr(expected, aspect)}, got {getattr(result, aspect)}"
                          f" ({reasons}) — {scenario.steps[0].body[:100]!r}")
     return lines
@@ -98,5 +99,5 @@ def test_the_campaign_replies_once_read_as_praise_or_chatter():
     rows = {scenario.key: result for scenario, _expected, result in classify_demo(with_context=True)}
     assert (rows["wave-15"].intent, rows["wave-15"].priority) == ("reputational_risk", "high")  # "Complimenti…"
     assert (rows["wave-08"].intent, rows["wave-08"].priority) == ("praise", "low")  # the genuine one
-    reasons = " ".join(str(r) for r in rows["wave-02"].explanation["intent"])
+    reasons = " ".join(render(r) for r in rows["wave-02"].explanation["intent"])
     assert rows["wave-02"].intent == "reputational_risk" and "sponsored post (#bancachenoncera)" in reasons
