@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from apps.tickets.models import AppendOnlyQuerySet, Channel, Intent, Message, Ticket
+from apps.tickets.models import AppendOnlyModel, Channel, Intent, Message, Ticket
 
 from . import policies
 
@@ -213,7 +213,7 @@ class ReplyVersion(models.Model):
         return f"Reply {self.reply_id} v{self.number}"
 
 
-class ReplyEvent(models.Model):
+class ReplyEvent(AppendOnlyModel):
     """Append-only history of one reply (the ticket's timeline gets a TicketEvent as well)."""
 
     reply = models.ForeignKey(Reply, on_delete=models.CASCADE, related_name="events")
@@ -227,21 +227,11 @@ class ReplyEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self):
         return f"Reply {self.reply_id} {self.transition}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("The audit trail is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("The audit trail is append-only.")
 
     @property
     def actor_label(self) -> str:
@@ -423,7 +413,7 @@ class PublishAttempt(models.Model):
         return f"Attempt {self.number} of outbox {self.outbox_id}: {self.outcome}"
 
 
-class SettingChange(models.Model):
+class SettingChange(AppendOnlyModel):
     """Append-only record of who changed the approval settings, and what it was before and after:
     policies, watch-list entries, and which authors are marked as in training."""
 
@@ -447,22 +437,12 @@ class SettingChange(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["subject", "object_id", "created_at"], name="setting_change_object")]
 
     def __str__(self):
         return f"{self.subject} {self.object_repr} {self.action}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("The audit trail is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("The audit trail is append-only.")
 
     def changes(self) -> list[tuple[str, object, object]]:
         """(field, before, after) for every field whose value differs."""

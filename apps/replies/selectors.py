@@ -49,6 +49,19 @@ class DeliveryOption:
     label: str
 
 
+def reply_reviewers(reply: Reply) -> list[User]:
+    """Who is asked to approve this reply: the reviewers who may (never its author).
+
+    An HR-confidential ticket is closed to compliance reviewers outside HR, so besides any
+    reviewer in a confidential department the admins are asked, who may approve it too.
+    """
+    asked = Q(groups__name=roles.REVIEWER)
+    if reply.ticket.confidential:
+        asked |= Q(groups__name=roles.ADMIN) | Q(is_superuser=True)
+    candidates = User.objects.filter(asked, is_active=True).exclude(pk=reply.author_id).distinct().order_by("pk")
+    return [user for user in candidates if policies.can_review(reply, user)]
+
+
 def latest_inbound(ticket: Ticket) -> Message | None:
     """The customer message a reply answers unless the author picks another."""
     return (

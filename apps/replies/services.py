@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
-from apps.accounts import roles
 from apps.accounts.models import Department, User
 from apps.core.exceptions import ApplicationError, PermissionRefused, StaleObject
 from apps.notifications.services import notification_create
@@ -183,26 +182,15 @@ def _approval_due(ticket: Ticket, submitted_at: datetime) -> datetime | None:
 
 
 def _notify_reviewers(reply: Reply) -> None:
-    """Ask the reviewers who may approve this reply and open its ticket (never its author).
-
-    An HR-confidential ticket is closed to compliance reviewers outside HR, so besides any
-    reviewer in a confidential department the admins are asked, who may approve it too.
-    """
-    asked = Q(groups__name=roles.REVIEWER)
-    if reply.ticket.confidential:
-        asked |= Q(groups__name=roles.ADMIN) | Q(is_superuser=True)
-    candidates = (
-        User.objects.filter(asked, is_active=True).exclude(pk=reply.author_id).distinct().order_by("pk")
-    )
-    for user in candidates:
-        if policies.can_review(reply, user):
-            notification_create(
-                user=user, ticket=None, kind="approval_requested",
-                url=reverse("replies:approvals"),
-                title=_("%(author)s asks for approval of a reply on %(ref)s")
-                % {"author": reply.author, "ref": reply.ticket.reference},
-                body=reply.body[:300], dedupe_key=f"reply:{reply.pk}:review:{reply.version}:{user.pk}",
-            )
+    """Ask the reviewers who may approve this reply and open its ticket (never its author)."""
+    for user in selectors.reply_reviewers(reply):
+        notification_create(
+            user=user, ticket=None, kind="approval_requested",
+            url=reverse("replies:approvals"),
+            title=_("%(author)s asks for approval of a reply on %(ref)s")
+            % {"author": reply.author, "ref": reply.ticket.reference},
+            body=reply.body[:300], dedupe_key=f"reply:{reply.pk}:review:{reply.version}:{user.pk}",
+        )
 
 
 # --- writing and sending ------------------------------------------------------------------
@@ -966,6 +954,24 @@ def _setting_change(*, subject: str, obj, before: dict, after: dict, actor, reas
     )
 
 
+def _setting_save(obj, *, fields, subject: str, actor):
+    """Save a setting and audit it with what it was before (locked) and what it is now."""
+    with transaction.atomic():
+        stored = type(obj).objects.select_for_update().filter(pk=obj.pk).first() if obj.pk else None
+        before = _snapshot(stored, fields) if stored else {}
+        obj.save()
+        _setting_change(subject=subject, obj=obj, before=before, after=_snapshot(obj, fields), actor=actor)
+    return obj
+
+
+def _setting_delete(obj, *, fields, subject: str, actor) -> None:
+    """Delete a setting; the audit keeps what it was."""
+    with transaction.atomic():
+        _setting_change(subject=subject, obj=obj, before=_snapshot(obj, fields), after={}, actor=actor,
+                        action=SettingChange.Action.DELETED)
+        obj.delete()
+
+
 def approval_policy_save(*, policy: ApprovalPolicy, actor) -> ApprovalPolicy:
     """Create or change an approval policy (leads, reviewers, admins); audited with both versions."""
     if not policies.can_configure(actor):
@@ -974,24 +980,14 @@ def approval_policy_save(*, policy: ApprovalPolicy, actor) -> ApprovalPolicy:
     if policy.rule != ApprovalPolicy.Rule.INTENT:
         policy.intents = []
     policy.full_clean()
-    with transaction.atomic():
-        stored = ApprovalPolicy.objects.select_for_update().filter(pk=policy.pk).first() if policy.pk else None
-        before = _snapshot(stored, POLICY_FIELDS) if stored else {}
-        policy.save()
-        _setting_change(subject=SettingChange.Subject.POLICY, obj=policy, before=before,
-                        after=_snapshot(policy, POLICY_FIELDS), actor=actor)
-    return policy
+    return _setting_save(policy, fields=POLICY_FIELDS, subject=SettingChange.Subject.POLICY, actor=actor)
 
 
 def approval_policy_delete(*, policy: ApprovalPolicy, actor) -> None:
     """Remove an approval policy; the audit keeps what it was."""
     if not policies.can_configure(actor):
         raise PermissionRefused(_("Only leads, compliance reviewers and admins change approval policies."))
-    with transaction.atomic():
-        _setting_change(subject=SettingChange.Subject.POLICY, obj=policy,
-                        before=_snapshot(policy, POLICY_FIELDS), after={}, actor=actor,
-                        action=SettingChange.Action.DELETED)
-        policy.delete()
+    _setting_delete(policy, fields=POLICY_FIELDS, subject=SettingChange.Subject.POLICY, actor=actor)
 
 
 def watch_term_save(*, term: WatchTerm, actor) -> WatchTerm:
@@ -1001,24 +997,14 @@ def watch_term_save(*, term: WatchTerm, actor) -> WatchTerm:
     term.pattern = term.pattern.strip()
     term.updated_by = actor
     term.full_clean()
-    with transaction.atomic():
-        stored = WatchTerm.objects.select_for_update().filter(pk=term.pk).first() if term.pk else None
-        before = _snapshot(stored, TERM_FIELDS) if stored else {}
-        term.save()
-        _setting_change(subject=SettingChange.Subject.WATCH_TERM, obj=term, before=before,
-                        after=_snapshot(term, TERM_FIELDS), actor=actor)
-    return term
+    return _setting_save(term, fields=TERM_FIELDS, subject=SettingChange.Subject.WATCH_TERM, actor=actor)
 
 
 def watch_term_delete(*, term: WatchTerm, actor) -> None:
     """Remove a watch-list entry; the audit keeps what it was."""
     if not policies.can_configure(actor):
         raise PermissionRefused(_("Only leads, compliance reviewers and admins change the watch list."))
-    with transaction.atomic():
-        _setting_change(subject=SettingChange.Subject.WATCH_TERM, obj=term,
-                        before=_snapshot(term, TERM_FIELDS), after={}, actor=actor,
-                        action=SettingChange.Action.DELETED)
-        term.delete()
+    _setting_delete(term, fields=TERM_FIELDS, subject=SettingChange.Subject.WATCH_TERM, actor=actor)
 
 
 def author_training_set(*, author: User, in_training: bool, actor, reason: str = "") -> User:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -779,49 +779,47 @@ def sla_approval_alerts_act(*, alert_ids: list[int], now: datetime | None = None
     keyed by alert and user; an alert whose reply was decided, recalled or submitted again
     meanwhile is marked handled without notifying anybody. Returns how many were handled.
     """
-    now = now or timezone.now()
+    people = _People()
+    return _claim_and_act(
+        ApprovalAlert.objects.select_related("reply", "reply__author", "reply__ticket", "reply__ticket__channel")
+        .filter(pk__in=list(alert_ids), handled_at__isnull=True),
+        lambda alert: _act_on_approval(alert, people), now=now or timezone.now(), what="Approval alert",
+    )
+
+
+def _claim_and_act(alerts: QuerySet, act, *, now: datetime, what: str) -> int:
+    """Claim unhandled alerts (SELECT … FOR UPDATE SKIP LOCKED), act on each in its own
+    savepoint and mark the ones that went through handled, with what `act` returned, in the
+    same transaction. One that fails stays unhandled (the sweep queues it again later) without
+    undoing the others. Returns how many were handled."""
     with transaction.atomic():
-        alerts = list(
-            ApprovalAlert.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("reply", "reply__author", "reply__ticket", "reply__ticket__channel")
-            .filter(pk__in=list(alert_ids), handled_at__isnull=True)
-            .order_by("pk")
-        )
-        people = _People()
+        claimed = list(alerts.select_for_update(skip_locked=True, of=("self",)).order_by("pk"))
         handled = []
-        for alert in alerts:
+        for alert in claimed:
             try:
                 with transaction.atomic():
-                    data = _act_on_approval(alert, people)
+                    data = act(alert)
             except Exception:
-                logger.exception("Approval alert %s: notifications failed, will be retried", alert.pk)
+                logger.exception("%s %s: actions failed, will be retried", what, alert.pk)
                 continue
             alert.data, alert.handled_at = data, now
             handled.append(alert)
         if handled:
-            ApprovalAlert.objects.bulk_update(handled, ["data", "handled_at"])
+            alerts.model.objects.bulk_update(handled, ["data", "handled_at"])
     return len(handled)
 
 
 def _act_on_approval(alert: ApprovalAlert, people: _People) -> dict:
-    from apps.replies import policies as reply_policies
     from apps.replies.models import ReplyState
+    from apps.replies.selectors import reply_reviewers
 
     reply, data = alert.reply, dict(alert.data)
     if reply.state != ReplyState.AWAITING_APPROVAL or reply.submitted_at != alert.submitted_at:
         data["skipped"] = "the reply was decided, recalled or submitted again"
         return data
     ticket = reply.ticket
-    # The people apps.replies asks to approve it: reviewers, and the admins on a confidential
-    # ticket (closed to reviewers outside HR); the reply policy has the last word.
-    asked = Q(groups__name=roles.REVIEWER)
-    if ticket.confidential:
-        asked |= Q(groups__name=roles.ADMIN) | Q(is_superuser=True)
-    reviewers = [
-        people.same(user)
-        for user in get_user_model().objects.filter(asked, is_active=True).distinct().order_by("pk")
-        if reply_policies.can_review(reply, user)
-    ]
+    # The people apps.replies asked to approve it when it was submitted.
+    reviewers = [people.same(user) for user in reply_reviewers(reply)]
     leads = [lead for lead in people.leads_of(ticket.team_id) if ticket_policies.can_view(ticket, lead)]
     notified = []
     for user, is_reviewer in [*((u, True) for u in reviewers), *((u, False) for u in leads)]:
@@ -866,30 +864,14 @@ def sla_events_act(*, event_ids: list[int], now: datetime | None = None) -> int:
     meanwhile (met, stopped, recomputed) is marked handled without notifying anybody.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        events = list(
-            SlaEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related(
-                "clock", "clock__policy", "clock__department", "clock__rule", "ticket",
-                "ticket__channel", "ticket__team", "ticket__assignee", "ticket__department",
-            )
-            .filter(pk__in=list(event_ids), kind__in=ALERT_KINDS, handled_at__isnull=True)
-            .order_by("pk")
-        )
-        people = _People()
-        handled = []
-        for event in events:
-            try:
-                with transaction.atomic():
-                    data = _act(event, people, now)
-            except Exception:
-                logger.exception("SLA alert %s: actions failed, will be retried", event.pk)
-                continue
-            event.data, event.handled_at = data, now
-            handled.append(event)
-        if handled:
-            SlaEvent.objects.bulk_update(handled, ["data", "handled_at"])
-    return len(handled)
+    people = _People()
+    return _claim_and_act(
+        SlaEvent.objects.select_related(
+            "clock", "clock__policy", "clock__department", "clock__rule", "ticket",
+            "ticket__channel", "ticket__team", "ticket__assignee", "ticket__department",
+        ).filter(pk__in=list(event_ids), kind__in=ALERT_KINDS, handled_at__isnull=True),
+        lambda event: _act(event, people, now), now=now, what="SLA alert",
+    )
 
 
 class _People:

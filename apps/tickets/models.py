@@ -457,7 +457,25 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("The audit trail is append-only.")
 
 
-class TicketEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """An audit row: written once, never updated or deleted, through the ORM at least (on
+    PostgreSQL a trigger guards the ticket trail below it as well)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit trail is append-only.")
+
+
+class TicketEvent(AppendOnlyModel):
     """Append-only audit row: who did what to a ticket, when, from which state to which."""
 
     class Kind(models.TextChoices):
@@ -484,22 +502,12 @@ class TicketEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["ticket", "created_at"])]
 
     def __str__(self):
         return f"{self.ticket_id} {self.kind} {self.transition}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("The audit trail is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("The audit trail is append-only.")
 
     @property
     def actor_label(self) -> str:
