@@ -879,15 +879,26 @@ def outbox_requeue_stale() -> int:
 
 
 def message_flag_personal_data(*, message: Message, at=None) -> None:
-    """Hook for "message_recorded" and "message_edited": flag inbound public posts that expose
-    personal data, and drop the flag once an edit took the data out again."""
-    if message.direction != Message.Direction.IN or not message.is_public:
-        return
-    flags = [f.as_dict() for f in selectors.scan_public_text(message.body)]
-    if flags == (message.pii_flags or []):
-        return
-    Message.objects.filter(pk=message.pk).update(pii_flags=flags)
-    message.pii_flags = flags
+    """Hook for "message_edited": flag an inbound public post that exposes personal data, and
+    drop the flag once an edit took the data out again."""
+    messages_flag_personal_data(messages=[message])
+
+
+def messages_flag_personal_data(*, messages: list[Message]) -> None:
+    """Hook for "messages_recorded": the same for messages stored together (one UPDATE for
+    all those whose flags change; most have none)."""
+    changed = []
+    for message in messages:
+        if message.direction != Message.Direction.IN or not message.is_public:
+            continue
+        flags = [f.as_dict() for f in selectors.scan_public_text(message.body)]
+        if flags != (message.pii_flags or []):
+            message.pii_flags = flags
+            changed.append(message)
+    if len(changed) == 1:
+        Message.objects.filter(pk=changed[0].pk).update(pii_flags=changed[0].pii_flags)
+    elif changed:
+        Message.objects.bulk_update(changed, ["pii_flags"])
 
 
 def message_hide(*, message: Message, actor) -> Message:

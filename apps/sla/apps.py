@@ -14,7 +14,7 @@ class SlaConfig(AppConfig):
         from . import services
 
         # In-transaction: the deadline columns commit or roll back with the change behind them.
-        hooks.subscribe("ticket_created", services.sla_on_ticket_created)
+        hooks.subscribe("tickets_created", services.sla_on_tickets_created)
         hooks.subscribe("ticket_transitioned", services.sla_on_ticket_transitioned)
-        hooks.subscribe("message_recorded", services.sla_on_message_recorded)
+        hooks.subscribe("messages_recorded", services.sla_on_messages_recorded)
         hooks.subscribe("ticket_merged", services.sla_on_ticket_merged)

@@ -195,13 +195,20 @@ class TicketClocks:
 
     @classmethod
     def load(cls, ticket: Ticket) -> TicketClocks:
-        clocks = list(
+        return cls.load_many([ticket])[0]
+
+    @classmethod
+    def load_many(cls, tickets: list[Ticket]) -> list[TicketClocks]:
+        """The open clocks of several tickets in one query (locked, like `load`)."""
+        by_ticket: dict[int, list[SlaClock]] = {ticket.pk: [] for ticket in tickets}
+        for clock in (
             SlaClock.objects.select_for_update(of=("self",))
-            .filter(ticket_id=ticket.pk, state__in=OPEN_CLOCK_STATES)
+            .filter(ticket_id__in=list(by_ticket), state__in=OPEN_CLOCK_STATES)
             .select_related("calendar", "department")
             .order_by("pk")
-        )
-        return cls(ticket, clocks)
+        ):
+            by_ticket[clock.ticket_id].append(clock)
+        return [cls(ticket, by_ticket[ticket.pk]) for ticket in tickets]
 
     @classmethod
     def empty(cls, ticket: Ticket) -> TicketClocks:
@@ -400,18 +407,26 @@ class TicketClocks:
 
     def save(self, *, now: datetime | None = None) -> None:
         """Insert new clocks and events, update changed clocks, refresh the ticket columns."""
+        TicketClocks.save_many([self], now=now)
+
+    @staticmethod
+    def save_many(sets: list[TicketClocks], *, now: datetime | None = None) -> None:
+        """`save` for the clocks of several tickets, in the same few statements as for one."""
+        dirty = [clock for clocks in sets for clock in clocks.dirty.values()]
+        new = [clock for clocks in sets for clock in clocks.new]
+        events = [event for clocks in sets for event in clocks.events]
         # Ended clocks first: a clock started in their place must not meet them open.
-        if self.dirty:
-            SlaClock.objects.bulk_update(list(self.dirty.values()), CLOCK_FIELDS)
-            self.dirty = {}
-        if self.new:
-            SlaClock.objects.bulk_create(self.new)
-            self.new = []
-        if self.events:
+        if dirty:
+            SlaClock.objects.bulk_update(dirty, CLOCK_FIELDS)
+        if new:
+            SlaClock.objects.bulk_create(new)
+        if events:
             # A breach recorded by a sweep a moment ago wins over the late one recorded here.
-            SlaEvent.objects.bulk_create(self.events, ignore_conflicts=True)
-            self.events = []
-        ticket_columns_sync(self.ticket, self.open_clocks(), now=now or timezone.now())
+            SlaEvent.objects.bulk_create(events, ignore_conflicts=True)
+        for clocks in sets:
+            clocks.dirty, clocks.new, clocks.events = {}, [], []
+        now = now or timezone.now()
+        tickets_columns_sync([(clocks.ticket, clocks.open_clocks()) for clocks in sets], now=now)
 
 
 TICKET_COLUMNS = (
@@ -448,9 +463,25 @@ def ticket_columns(clocks: list[SlaClock], *, now: datetime) -> dict:
 
 def ticket_columns_sync(ticket: Ticket, clocks: list[SlaClock], *, now: datetime) -> None:
     """Write the ticket's SLA columns if they changed, and keep the caller's instance current."""
-    columns = ticket_columns(clocks, now=now)
-    changed = {k: v for k, v in columns.items() if getattr(ticket, k) != v}
-    if changed:
-        Ticket.objects.filter(pk=ticket.pk).update(**changed)
-        for key, value in changed.items():
-            setattr(ticket, key, value)
+    tickets_columns_sync([(ticket, clocks)], now=now)
+
+
+def tickets_columns_sync(pairs: list[tuple[Ticket, list[SlaClock]]], *, now: datetime) -> None:
+    """`ticket_columns_sync` for several tickets: one UPDATE for one ticket, one for many."""
+    changed_tickets, fields = [], set()
+    single = None
+    for ticket, clocks in pairs:
+        columns = ticket_columns(clocks, now=now)
+        changed = {k: v for k, v in columns.items() if getattr(ticket, k) != v}
+        if changed:
+            for key, value in changed.items():
+                setattr(ticket, key, value)
+            changed_tickets.append(ticket)
+            fields.update(changed)
+            single = changed
+    if len(changed_tickets) == 1:
+        Ticket.objects.filter(pk=changed_tickets[0].pk).update(**single)
+    elif changed_tickets:
+        Ticket.objects.bulk_update(changed_tickets, sorted(fields))
+
+

@@ -52,6 +52,9 @@ class InboundEvent(models.Model):
     last_error = models.TextField(blank=True)
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("After a failed attempt: not tried again before this time.")
+    )
     created_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -60,7 +63,11 @@ class InboundEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "event_key"], name="inbound_event_unique_per_channel"),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="inbound_event_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="inbound_event_status_created"),
+            # The processing queue: only the events still waiting, in arrival order.
+            models.Index(fields=["id"], condition=models.Q(status="received"), name="inbound_event_waiting"),
+        ]
 
     def __str__(self):
         return f"{self.channel_id}:{self.event_key} ({self.status})"

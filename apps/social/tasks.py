@@ -1,42 +1,27 @@
-"""Ingest tasks: thin wrappers that take ids and call one service each."""
-
-import logging
-import traceback
+"""Ingest tasks: thin wrappers that call one service each."""
 
 from celery import shared_task
-from django.conf import settings
 
 from . import services
 
-logger = logging.getLogger(__name__)
 
+@shared_task(name="social.inbound_events_process_pending", acks_late=True)
+def inbound_events_process_pending() -> int:
+    """Process the events waiting, in batches; webhooks queue this on commit (a few times a
+    second at most), beat when events wait too long. Any number may run at once.
 
-def retry_delay(retries: int) -> int:
-    """5 s, 10 s, 20 s, 40 s… capped at 10 minutes."""
-    return min(5 * 2**retries, 600)
-
-
-@shared_task(bind=True, name="social.inbound_event_process", acks_late=True,
-             max_retries=getattr(settings, "INGEST_MAX_RETRIES", 5))
-def inbound_event_process(self, event_id: int) -> None:
-    """Process one stored inbound event; retried with backoff, then parked as failed.
-
-    Safe to run twice (acks_late, redelivery, replay): the service skips events already done.
+    When time runs out with events left, another run is queued at once; when events wait for
+    a retry, a run is queued for the earliest of them.
     """
-    try:
-        services.inbound_event_process(event_id=event_id)
-    except Exception as exc:
-        final = self.request.retries >= self.max_retries
-        services.inbound_event_failure_record(
-            event_id=event_id, error=traceback.format_exc(limit=20), final=final
-        )
-        if final:
-            logger.error("Inbound event %s failed for good: %s", event_id, exc)
-            return
-        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries))
+    drained = services.inbound_events_process_pending()
+    if drained.more:
+        inbound_events_process_pending.delay()
+    elif drained.next_retry_at is not None and not inbound_events_process_pending.app.conf.task_always_eager:
+        inbound_events_process_pending.apply_async(eta=drained.next_retry_at)
+    return drained.processed
 
 
 @shared_task(name="social.inbound_events_requeue_stale")
 def inbound_events_requeue_stale() -> int:
-    """Beat: queue again events that have waited too long (e.g. the broker was down)."""
+    """Beat: wake processing for events that have waited too long (e.g. the broker was down)."""
     return services.inbound_events_requeue_stale()

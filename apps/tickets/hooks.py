@@ -5,9 +5,11 @@ so derived columns commit or roll back together with the change that caused them
 talks to the outside world belongs in on-commit callbacks, not here.
 
 Events and their keyword arguments:
-- "ticket_created": ticket, at
+- "tickets_created": tickets  (one or many, stored together; each ticket's created_at is when)
 - "ticket_transitioned": ticket, transition, from_state, to_state, actor, at, params
-- "message_recorded": message, at  (inbound from the customer, or outbound published)
+- "messages_recorded": messages  (inbound from the customer, or outbound published; one or many,
+  stored together; each message's created_at is when)
+- "message_edited": message, at
 """
 
 from collections import defaultdict

@@ -34,16 +34,23 @@ MAX_NOTE = 10_000
 MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.\-]{2,150})")
 
 
-def ticket_event_record(
+def ticket_event_build(
     *, ticket: Ticket, kind: str, actor=None, transition: str = "", from_state: str = "",
     to_state: str = "", reason: str = "", data: dict | None = None, at: datetime | None = None,
 ) -> TicketEvent:
-    """Append one row to the ticket's audit trail."""
-    return TicketEvent.objects.create(
+    """One row of the ticket's audit trail, not saved yet (several go in one insert)."""
+    return TicketEvent(
         ticket=ticket, actor=actor, kind=kind, transition=transition, from_state=from_state,
         to_state=to_state, reason=reason[:MAX_REASON], data=data or {},
         created_at=at or timezone.now(),
     )
+
+
+def ticket_event_record(**kwargs) -> TicketEvent:
+    """Append one row to the ticket's audit trail (arguments of `ticket_event_build`)."""
+    event = ticket_event_build(**kwargs)
+    event.save()
+    return event
 
 
 def _validate_params(ticket: Ticket, name: str, actor, params: dict, reason: str) -> dict:
@@ -202,6 +209,20 @@ def _notify_after_transition(ticket: Ticket, transition: str, actor, previous_as
         )
 
 
+def identity_build(
+    *, channel_kind: str, external_id: str, handle: str = "", display_name: str = "",
+    followers_count: int | None = None, email: str = "", customer: Customer | None = None,
+) -> Identity:
+    """A network identity seen for the first time, and its new customer unless one is given;
+    neither saved yet."""
+    if customer is None:
+        customer = Customer(display_name=(display_name or handle)[:200], email=email[:254])
+    return Identity(
+        customer=customer, channel_kind=channel_kind, external_id=external_id[:255], handle=handle[:255],
+        display_name=display_name[:255], followers_count=followers_count,
+    )
+
+
 def customer_for_identity(
     *, channel_kind: str, external_id: str, handle: str = "", display_name: str = "",
     followers_count: int | None = None, email: str = "",
@@ -217,15 +238,17 @@ def customer_for_identity(
         customer = None
         if email:
             customer = Customer.objects.filter(email__iexact=email, erased_at__isnull=True).first()
-        if customer is None:
-            customer = Customer.objects.create(
-                display_name=(display_name or handle)[:200], email=email[:254]
-            )
+        new = identity_build(
+            channel_kind=channel_kind, external_id=external_id, handle=handle, display_name=display_name,
+            followers_count=followers_count, email=email, customer=customer,
+        )
+        if new.customer.pk is None:
+            new.customer.save()
         identity, _created = Identity.objects.get_or_create(
             channel_kind=channel_kind, external_id=external_id,
             defaults={
-                "customer": customer, "handle": handle[:255],
-                "display_name": display_name[:255], "followers_count": followers_count,
+                "customer": new.customer, "handle": new.handle,
+                "display_name": new.display_name, "followers_count": followers_count,
             },
         )
         return identity.customer, identity
@@ -242,27 +265,90 @@ def customer_for_identity(
     return identity.customer, identity
 
 
+def ticket_build(
+    *, channel: Channel, customer: Customer, subject: str, team=None, created_at: datetime | None = None,
+    conversation_key: str = "", context: dict | None = None, linked_from: Ticket | None = None, **fields,
+) -> Ticket:
+    """A new ticket (state new), not saved yet: `tickets_open` stores and audits it."""
+    return Ticket(
+        channel=channel, customer=customer, subject=subject.strip()[:300] or _("(no subject)"),
+        team=team or channel.team, created_at=created_at or timezone.now(),
+        conversation_key=conversation_key[:255], context=context or {}, linked_from=linked_from, **fields,
+    )
+
+
+@transaction.atomic(savepoint=False)
+def tickets_open(tickets: list[Ticket], *, actor=None) -> list[Ticket]:
+    """Store new tickets in one insert, audit each ("created") and start what derives from them.
+
+    One ticket or a few hundred (a wave of complaints ingested at once) take the same path and
+    the same number of statements.
+    """
+    Ticket.objects.bulk_create(tickets)
+    events = []
+    for ticket in tickets:
+        data = {"channel": ticket.channel.slug}
+        if ticket.linked_from is not None:
+            data["linked_from"] = ticket.linked_from.reference
+        events.append(ticket_event_build(
+            ticket=ticket, kind=TicketEvent.Kind.CREATED, actor=actor, to_state=ticket.state, data=data,
+            at=ticket.created_at,
+        ))
+    TicketEvent.objects.bulk_create(events)
+    hooks.emit("tickets_created", tickets=tickets)
+    return tickets
+
+
 def ticket_create(
     *, channel: Channel, customer: Customer, subject: str, actor=None, team=None,
     created_at: datetime | None = None, conversation_key: str = "", context: dict | None = None,
     linked_from: Ticket | None = None, **fields,
 ) -> Ticket:
     """Open a new ticket (state new) and audit it; triage fields may be passed in `fields`."""
-    at = created_at or timezone.now()
-    ticket = Ticket.objects.create(
-        channel=channel, customer=customer, subject=subject.strip()[:300] or _("(no subject)"),
-        team=team or channel.team, created_at=at, conversation_key=conversation_key[:255],
-        context=context or {}, linked_from=linked_from, **fields,
+    ticket = ticket_build(
+        channel=channel, customer=customer, subject=subject, team=team, created_at=created_at,
+        conversation_key=conversation_key, context=context, linked_from=linked_from, **fields,
     )
-    data = {"channel": channel.slug}
-    if linked_from is not None:
-        data["linked_from"] = linked_from.reference
-    ticket_event_record(
-        ticket=ticket, kind=TicketEvent.Kind.CREATED, actor=actor, to_state=ticket.state,
-        data=data, at=at,
+    return tickets_open([ticket], actor=actor)[0]
+
+
+def message_build(
+    *, ticket: Ticket, channel: Channel, direction: str, body: str, created_at: datetime,
+    is_public: bool = True, author_identity: Identity | None = None, author_user=None,
+    external_id: str | None = None, **fields,
+) -> Message:
+    """One message of a ticket's thread, not saved yet: `messages_record` stores it."""
+    from django.conf import settings
+
+    return Message(
+        ticket=ticket, channel=channel, direction=direction,
+        body=body[: settings.MESSAGE_MAX_CHARS], created_at=created_at, is_public=is_public,
+        author_identity=author_identity, author_user=author_user,
+        external_id=external_id[:255] if external_id else None, **fields,
     )
-    hooks.emit("ticket_created", ticket=ticket, at=at)
-    return ticket
+
+
+@transaction.atomic(savepoint=False)
+def messages_record(messages: list[Message]) -> list[Message]:
+    """Store messages in one insert and keep their tickets' contact times current."""
+    Message.objects.bulk_create(messages)
+    for message in messages:
+        ticket, created_at = message.ticket, message.created_at
+        update = {}
+        if message.direction == Message.Direction.IN:
+            if ticket.last_customer_message_at is None or created_at > ticket.last_customer_message_at:
+                update["last_customer_message_at"] = created_at
+        elif not message.is_automatic:
+            if ticket.first_response_at is None:
+                update["first_response_at"] = created_at
+            if ticket.last_agent_reply_at is None or created_at > ticket.last_agent_reply_at:
+                update["last_agent_reply_at"] = created_at
+        if update:
+            Ticket.objects.filter(pk=ticket.pk).update(**update)
+            for k, v in update.items():
+                setattr(ticket, k, v)
+    hooks.emit("messages_recorded", messages=messages)
+    return messages
 
 
 def message_record(
@@ -271,29 +357,12 @@ def message_record(
     external_id: str | None = None, **fields,
 ) -> Message:
     """Store one message in a ticket's thread and keep the ticket's contact times current."""
-    from django.conf import settings
-
-    message = Message.objects.create(
-        ticket=ticket, channel=channel, direction=direction,
-        body=body[: settings.MESSAGE_MAX_CHARS], created_at=created_at, is_public=is_public,
-        author_identity=author_identity, author_user=author_user,
-        external_id=external_id[:255] if external_id else None, **fields,
+    message = message_build(
+        ticket=ticket, channel=channel, direction=direction, body=body, created_at=created_at,
+        is_public=is_public, author_identity=author_identity, author_user=author_user,
+        external_id=external_id, **fields,
     )
-    update = {}
-    if direction == Message.Direction.IN:
-        if ticket.last_customer_message_at is None or created_at > ticket.last_customer_message_at:
-            update["last_customer_message_at"] = created_at
-    elif not message.is_automatic:
-        if ticket.first_response_at is None:
-            update["first_response_at"] = created_at
-        if ticket.last_agent_reply_at is None or created_at > ticket.last_agent_reply_at:
-            update["last_agent_reply_at"] = created_at
-    if update:
-        Ticket.objects.filter(pk=ticket.pk).update(**update)
-        for k, v in update.items():
-            setattr(ticket, k, v)
-    hooks.emit("message_recorded", message=message, at=created_at)
-    return message
+    return messages_record([message])[0]
 
 
 def note_add(

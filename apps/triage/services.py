@@ -6,12 +6,14 @@ from django.utils.translation import gettext_noop
 
 from apps.sla.services import sla_ticket_rematch
 from apps.tickets.models import PRIORITY_RANK, Ticket, TicketEvent
-from apps.tickets.services import ticket_event_record
+from apps.tickets.services import ticket_event_build, ticket_event_record
 
 from .classifiers import TriageResult, get_classifier, joined
 from .explain import reason, render
 
-__all__ = ["TriageResult", "ticket_priority_raise", "ticket_triage_apply", "triage_classify"]
+__all__ = [
+    "TriageResult", "ticket_priority_raise", "ticket_triage_apply", "ticket_triage_event", "triage_classify",
+]
 
 
 def triage_classify(*, text: str, channel, identity=None, customer=None, context=None) -> TriageResult:
@@ -48,16 +50,22 @@ def ticket_triage_apply(*, ticket: Ticket, result: TriageResult, actor=None) -> 
             Ticket.objects.filter(pk=ticket.pk).update(**changed, updated_at=timezone.now())
             for name, value in changed.items():
                 setattr(ticket, name, value)
-        ticket_event_record(
-            ticket=ticket, kind=TicketEvent.Kind.TRIAGE, actor=actor,
-            data={
-                "language": result.language, "intent": result.intent, "sentiment": result.sentiment,
-                "priority": result.priority, "team": str(result.team) if result.team else "",
-                "suggested_department": str(result.department) if result.department else "",
-                "confidential": result.confidential,
-            },
-        )
+        ticket_triage_event(ticket=ticket, result=result, actor=actor).save()
     return ticket
+
+
+def ticket_triage_event(*, ticket: Ticket, result: TriageResult, actor=None) -> TicketEvent:
+    """The "triage" audit row of a result, not saved yet (a batch of new tickets stores theirs
+    in one insert)."""
+    return ticket_event_build(
+        ticket=ticket, kind=TicketEvent.Kind.TRIAGE, actor=actor,
+        data={
+            "language": result.language, "intent": result.intent, "sentiment": result.sentiment,
+            "priority": result.priority, "team": str(result.team) if result.team else "",
+            "suggested_department": str(result.department) if result.department else "",
+            "confidential": result.confidential,
+        },
+    )
 
 
 def ticket_priority_raise(*, ticket: Ticket, result: TriageResult, actor=None) -> bool:

@@ -95,7 +95,7 @@ def finished():
     states: list[str] = []
 
     def record(sender=None, state=None, **kwargs):
-        if sender is not None and sender.name == "social.inbound_event_process":
+        if sender is not None and sender.name == "social.inbound_events_process_pending":
             states.append(state)
             done.set()
 
