@@ -12,6 +12,8 @@ then deliveries fully processed into tickets per second by Celery workers.
 
     python bench/ingest.py                       # N=3000, 32 client threads
     python bench/ingest.py -n 6000 -c 48 --web-workers 3 --web-threads 8
+    python bench/ingest.py --known-authors 30    # 30 % of posts by authors with an open ticket
+    python bench/ingest.py --acceptance-only     # the webhook against the floor, no workers
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/caretickets_bench (created and
 migrated when missing; each run adds its own channel and counts only its own tickets);
@@ -207,9 +209,15 @@ def wait_for_http(port: int, process: subprocess.Popen, timeout: float = 60) -> 
 
 # --- load ------------------------------------------------------------------------------------
 
+KNOWN_AUTHORS = {"percent": 0}  # --known-authors: share of deliveries by authors seen at warm-up
+
+
 def delivery(n: int, batch: str) -> bytes:
     tweet_id = f"19{RUN}{batch}{n:07d}"
     user_id = f"29{RUN}{batch}{n:07d}"
+    if batch != "9" and n % 100 < KNOWN_AUTHORS["percent"]:
+        # One of the 200 warm-up authors writing again: threaded into their open ticket.
+        user_id = f"29{RUN}9{n % 200:07d}"
     body = {
         "for_user_id": BRAND_ID,
         "tweet_create_events": [{
@@ -313,7 +321,11 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--celery-workers", type=int, default=2)
+    parser.add_argument("--acceptance-only", action="store_true", help="skip the end-to-end part")
+    parser.add_argument("--known-authors", type=int, default=0, metavar="PERCENT",
+                        help="share of deliveries written by authors who already have an open ticket")
     args = parser.parse_args()
+    KNOWN_AUTHORS["percent"] = args.known_authors
 
     channel_id = prepare_database()
     purge_queue()
@@ -349,6 +361,8 @@ def main() -> None:
         if accept["failures"] or floor["failures"]:
             log(f"non-200 answers: floor {floor['statuses']}, webhook {accept['statuses']}")
 
+        if args.acceptance_only:
+            return
         backlog = n + 200
         log("")
         log(f"end to end: {args.celery_workers} Celery worker processes drain {backlog} queued deliveries")
