@@ -259,36 +259,25 @@ def _item_of(event: InboundEvent, parsed: dict | None = None) -> InboundItem:
     raise LookupError(f"Event {event.event_key} is not in its delivery any more.")
 
 
-def inbound_event_process(*, event_id: int) -> InboundEvent | None:
-    """Thread one stored event into a ticket (idempotent: a processed event is left alone).
+def inbound_event_process(*, event_id: int, skip_locked: bool = False) -> InboundEvent | None:
+    """Thread one stored event into a ticket, in its own transaction (idempotent: a processed
+    event is left alone).
 
-    The event row is locked for the whole transaction, so a replay or a duplicate task waits
-    and then finds the event done. Errors roll everything back and propagate to the task,
-    which records the attempt and retries.
+    The event row is locked for the whole transaction, so a duplicate run waits and then finds
+    the event done; with `skip_locked` it leaves an event another worker holds to that worker
+    (None). Errors roll everything back and propagate: the caller records the attempt.
     """
     with transaction.atomic():
         _commit_without_waiting_for_disk()
-        try:
-            event = (
-                InboundEvent.objects.select_for_update(of=("self",))
-                .select_related("channel__team", "delivery")
-                .get(pk=event_id)
-            )
-        except InboundEvent.DoesNotExist:
-            return None
-        if event.status != InboundEvent.Status.RECEIVED:
+        event = (
+            InboundEvent.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+            .select_related("channel__team", "delivery")
+            .filter(pk=event_id).first()
+        )
+        if event is None or event.status != InboundEvent.Status.RECEIVED:
             return event
-        outcome = item_ingest(channel=event.channel, item=_item_of(event))
-        event.status = outcome.status
-        event.detail = outcome.detail[:500]
-        event.message = outcome.message
-        event.ticket = outcome.ticket
-        event.attempts += 1
-        event.last_error = ""
-        event.processed_at = timezone.now()
-        event.save(update_fields=[
-            "status", "detail", "message", "ticket", "attempts", "last_error", "processed_at"
-        ])
+        _done(event, item_ingest(channel=event.channel, item=_item_of(event)))
+        event.save(update_fields=EVENT_FIELDS)
     return event
 
 
@@ -408,14 +397,17 @@ def _claim(limit: int) -> list[InboundEvent]:
 
 
 def _batch_process(limit: int) -> int:
-    """Claim up to `limit` due events and process them in one transaction; their number."""
+    """Claim up to `limit` due events and process them; their number.
+
+    The first contacts among them are stored in the claiming transaction; the other events
+    each in a transaction of their own afterwards, so the author locks they take are held for
+    one item, not for the whole batch (two workers would otherwise wait on each other's authors).
+    """
     try:
         with transaction.atomic():
             _commit_without_waiting_for_disk()
             events = _claim(limit)
-            if events:
-                events_ingest(events)
-            return len(events)
+            one_by_one = events_ingest(events) if events else []
     except DatabaseError:
         # The batch as a whole failed (e.g. the connection dropped): nothing of it stayed.
         # Each event then gets its own transaction, so one that keeps failing is counted and
@@ -424,30 +416,40 @@ def _batch_process(limit: int) -> int:
         with transaction.atomic():
             ids = [event.pk for event in _claim(limit)]
         for pk in ids:
-            try:
-                inbound_event_process(event_id=pk)
-            except Exception:
-                inbound_event_failure_record(event_id=pk, error=traceback.format_exc(limit=20))
+            _process_alone(pk)
         return len(ids)
+    for pk in one_by_one:
+        _process_alone(pk)
+    return len(events)
+
+
+def _process_alone(event_id: int) -> None:
+    try:
+        inbound_event_process(event_id=event_id, skip_locked=True)
+    except Exception:
+        inbound_event_failure_record(event_id=event_id, error=traceback.format_exc(limit=20))
 
 
 EVENT_FIELDS = ["status", "detail", "message", "ticket", "attempts", "last_error", "processed_at", "next_attempt_at"]
 
 
-def events_ingest(events: list[InboundEvent]) -> None:
-    """Process claimed events inside the caller's transaction and record each one's outcome.
+def events_ingest(events: list[InboundEvent]) -> list[int]:
+    """Store the first contacts among claimed events, set-based, inside the caller's transaction
+    and record their outcome; return the ids of the others, in arrival order, for
+    `inbound_event_process` to take one at a time.
 
-    First-time authors opening a ticket go set-based, channel by channel; everything else one
-    item at a time in arrival order. An item that fails is rolled back alone, counted, and
-    tried again later (parked as failed after `max_retries()` retries).
+    An event whose stored bytes cannot be read again is counted as a failed attempt and tried
+    again later (parked as failed after `max_retries()` retries).
     """
     parsed: dict[int, list[InboundItem]] = {}
     items: dict[int, InboundItem] = {}
+    changed = []
     for event in events:
         try:
             items[event.pk] = _item_of(event, parsed)
         except Exception:
             _failed(event, traceback.format_exc(limit=20))
+            changed.append(event)
     by_channel = defaultdict(list)
     one_by_one = []
     for event, first_contact in _first_contacts([e for e in events if e.pk in items], items):
@@ -464,15 +466,10 @@ def events_ingest(events: list[InboundEvent]) -> None:
             continue
         for event, outcome in zip(group, outcomes, strict=True):
             _done(event, outcome)
-    for event in sorted(one_by_one, key=lambda e: e.pk):
-        try:
-            with transaction.atomic():
-                outcome = item_ingest(channel=event.channel, item=items[event.pk])
-        except Exception:
-            _failed(event, traceback.format_exc(limit=20))
-            continue
-        _done(event, outcome)
-    InboundEvent.objects.bulk_update(events, EVENT_FIELDS)
+            changed.append(event)
+    if changed:
+        InboundEvent.objects.bulk_update(changed, EVENT_FIELDS)
+    return sorted(event.pk for event in one_by_one)
 
 
 def _done(event: InboundEvent, outcome: Outcome) -> None:
