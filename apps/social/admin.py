@@ -17,17 +17,24 @@ from .models import InboundDelivery, InboundEvent
 
 
 class AttentionFilter(admin.SimpleListFilter):
-    """Failed events, and events still waiting long after they arrived."""
+    """Failed events, events failing and waiting for a retry, and events still waiting long
+    after they arrived."""
 
     title = _("needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
-        return [("failed", _("Failed events")), ("stuck", _("Waiting over 10 minutes"))]
+        return [
+            ("failed", _("Failed events")),
+            ("retrying", _("Failing, to be retried")),
+            ("stuck", _("Waiting over 10 minutes")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "failed":
             return queryset.filter(status=InboundEvent.Status.FAILED)
+        if self.value() == "retrying":
+            return queryset.filter(status=InboundEvent.Status.RECEIVED, attempts__gt=0)
         if self.value() == "stuck":
             return queryset.filter(
                 status=InboundEvent.Status.RECEIVED, created_at__lt=timezone.now() - timedelta(minutes=10)
@@ -45,8 +52,8 @@ class InboundEventAdmin(TicketVisibleAdminMixin, admin.ModelAdmin):
     list_select_related = ("channel", "ticket")
     actions = ["replay"]
     readonly_fields = (
-        "channel", "delivery_link", "event_key", "status", "attempts", "detail", "last_error",
-        "ticket_link", "message", "created_at", "processed_at",
+        "channel", "delivery_link", "event_key", "status", "attempts", "next_attempt_at", "detail",
+        "last_error", "ticket_link", "message", "created_at", "processed_at",
     )
     exclude = ("delivery", "ticket")
 

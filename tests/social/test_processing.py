@@ -61,10 +61,15 @@ def test_one_failing_event_does_not_hold_back_the_others(deliver, broken_ingest)
     assert Message.objects.count() == 1
 
 
-def test_admin_lists_failed_events_and_replays_them(deliver, broken_ingest, client, world,
-                                                    django_capture_on_commit_callbacks):
+def test_admin_lists_failing_then_failed_events_and_replays_them(deliver, broken_ingest, client, world,
+                                                                django_capture_on_commit_callbacks):
     deliver("x", "x_tweet.json")
     event = InboundEvent.objects.get()
+    client.force_login(world.admin)
+    retrying = client.get("/admin/social/inboundevent/", {"attention": "retrying"}).content.decode()
+    assert event.event_key in retrying
+    assert event.event_key not in client.get("/admin/social/inboundevent/", {"attention": "failed"}).content.decode()
+    assert "threading exploded" in client.get(f"/admin/social/inboundevent/{event.pk}/change/").content.decode()
     retry_until_parked(event)
     broken_ingest.undo()
     client.force_login(world.admin)
