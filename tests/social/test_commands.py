@@ -35,6 +35,33 @@ def test_ingest_jsonl_backfills_and_replays_safely(channels, django_capture_on_c
     assert Message.objects.count() == 2
 
 
+def test_an_unforeseen_failure_on_one_line_or_mail_skips_it_and_goes_on(
+    channels, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.social.management.commands import ingest_jsonl, ingest_mail
+
+    def fragile(parse):
+        def parse_or_fail(source, body, **kwargs):
+            if body.startswith(b"{\"data\": {\"id\": \"1790000000000000701\"") or b"html-only" in body:
+                raise RecursionError("a shape nobody foresaw")
+            return parse(source, body, **kwargs)
+        return parse_or_fail
+
+    monkeypatch.setattr(ingest_jsonl, "parse_delivery", fragile(ingest_jsonl.parse_delivery))
+    monkeypatch.setattr(ingest_mail, "parse_delivery", fragile(ingest_mail.parse_delivery))
+    out, err = run("ingest_jsonl", str(FIXTURES / "x_v2.jsonl"), "--channel", "demo-x",
+                   capture=django_capture_on_commit_callbacks)
+    assert "2 new, 0 already imported, 3 lines invalid" in out
+    assert "line 1: could not be read (RecursionError)" in err
+    files = [str(FIXTURES / name) for name in ("email_html_only.eml", "email_plain.eml")]
+    out, err = run("ingest_mail", "--channel", "demo-email", "--eml", *files,
+                   capture=django_capture_on_commit_callbacks)
+    assert "1 new, 0 already ingested, 1 skipped" in out
+    assert "email_html_only.eml: could not be read (RecursionError)" in err
+    assert not Message.objects.filter(external_id__in=["1790000000000000701",
+                                                        "<0102018e.html-only.4411@email.example.nl>"]).exists()
+
+
 def test_ingest_jsonl_refuses_unknown_channel_or_file(channels):
     with pytest.raises(CommandError):
         call_command("ingest_jsonl", str(FIXTURES / "x_v2.jsonl"), "--channel", "demo-facebook")

@@ -1,5 +1,6 @@
 """Import X API v2 posts (filtered stream or search output, one JSON object per line)."""
 
+import logging
 import sys
 
 from django.conf import settings
@@ -9,6 +10,8 @@ from django.db import transaction
 from apps.social import services
 from apps.social.adapters import X_V2, MalformedPayload, parse_delivery
 from apps.tickets.models import Channel
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -43,6 +46,12 @@ class Command(BaseCommand):
                 except MalformedPayload as exc:
                     invalid += 1
                     self.stderr.write(f"line {number}: {exc}")
+                    continue
+                except Exception as exc:
+                    # A shape the adapter did not foresee: reported and logged; the file goes on.
+                    logger.exception("Unreadable line %d of %s", number, file)
+                    invalid += 1
+                    self.stderr.write(f"line {number}: could not be read ({type(exc).__name__})")
                     continue
                 with transaction.atomic():
                     accepted = services.inbound_delivery_store(

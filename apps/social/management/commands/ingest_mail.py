@@ -2,6 +2,7 @@
 
 import contextlib
 import imaplib
+import logging
 import mailbox
 import os
 from pathlib import Path
@@ -15,6 +16,8 @@ from apps.social.webhooks import mail_max_bytes
 from apps.tickets.models import Channel
 
 IMAP_TIMEOUT = 30
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -68,6 +71,13 @@ class Command(BaseCommand):
         except MalformedPayload as exc:
             self.counts["skipped"] += 1
             self.stderr.write(f"{label}: {exc}")
+            return False
+        except Exception as exc:
+            # A message the adapter did not foresee: reported and logged (left unseen on IMAP);
+            # the other messages go on.
+            logger.exception("Unreadable mail %s", label)
+            self.counts["skipped"] += 1
+            self.stderr.write(f"{label}: could not be read ({type(exc).__name__})")
             return False
         with transaction.atomic():
             accepted = services.inbound_delivery_store(
