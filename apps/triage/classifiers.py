@@ -257,7 +257,7 @@ class RuleClassifier:
             and (found := k.find(text, folded)) is not None
         ]
         intent, sentiment = self.intent_and_sentiment(text, hits, explanation)
-        intent = self.campaign(context, intent, sentiment, explanation["intent"])
+        intent, sentiment = self.campaign(context, intent, sentiment, explanation)
         priority = self.priority(hits, intent, sentiment, identity, customer, explanation["priority"])
         team, department, confidential = self.route(
             folded, channel, language or "", intent, priority, rules, explanation["routing"]
@@ -393,33 +393,40 @@ class RuleClassifier:
         explanation["intent"].append(reason(gettext_noop("No intent keyword matched: Other.")))
         return Intent.OTHER, sentiment
 
-    def campaign(self, context, intent, sentiment, reasons) -> str:
+    def campaign(self, context, intent, sentiment, explanation) -> tuple[str, str]:
         """A reply under the brand's own (often sponsored) post is read by the campaign's whole
         audience: negative, or neutral and asking nothing, it is a reputational risk (seed 000:
-        the #bancachenoncera wave; seed 002: the LinkedIn comments)."""
+        the #bancachenoncera wave; seed 002: the LinkedIn comments). Such a reply is not neutral
+        either: it is there to be seen disagreeing."""
         if not isinstance(context, dict) or not context or intent not in CAMPAIGN_OVERRIDABLE:
-            return intent
+            return intent, sentiment
         # Under an ordinary post of the brand, a customer describing a concrete problem is asking
         # for help; under a sponsored or campaign post, the campaign's audience reads it too.
         if intent == Intent.SUPPORT_REQUEST and not (context.get("sponsored") or context.get("campaign")):
-            return intent
+            return intent, sentiment
         if sentiment == Sentiment.NEGATIVE:
             why = reason(gettext_noop("a negative reply"))
         elif sentiment == Sentiment.NEUTRAL and intent == Intent.OTHER:
             why = reason(gettext_noop("a reply that asks nothing and praises nothing"))
         else:
-            return intent
+            return intent, sentiment
         post = reason(
             gettext_noop("the brand's sponsored post") if context.get("sponsored") else gettext_noop("the brand's post")
         )
         tags = [str(t)[:50] for t in (context.get("hashtags") or [])[:3] if t]
         if tags:
             post = [post, f" ({' '.join('#' + t.lstrip('#') for t in tags)})"]
-        reasons.append(reason(
+        explanation["intent"].append(reason(
             gettext_noop("%(why)s under %(post)s, in front of its whole audience: Reputational risk."),
             why={**why, "capfirst": True}, post=post,
         ))
-        return Intent.REPUTATIONAL_RISK
+        if sentiment == Sentiment.NEUTRAL:
+            explanation["sentiment"].append(reason(
+                gettext_noop("A reply under the brand's post that praises nothing and asks nothing is a "
+                             "public disagreement: Negative.")
+            ))
+            sentiment = Sentiment.NEGATIVE
+        return Intent.REPUTATIONAL_RISK, sentiment
 
     def _sentiment(self, hits, reasons) -> str:
         positive = negative = 0
