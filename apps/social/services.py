@@ -50,7 +50,6 @@ from apps.tickets.services import (
     message_record,
     messages_record,
     ticket_build,
-    ticket_create,
     ticket_event_record,
     ticket_reopen_for_customer,
     tickets_open,
@@ -543,28 +542,16 @@ def _first_contacts_ingest(channel: Channel, pairs: list[tuple[InboundEvent, Inb
             channel_kind=channel.kind, external_id=author.external_id, handle=author.handle,
             display_name=_display_name(channel, author), followers_count=author.followers_count,
         )
-        text = "\n".join(part for part in (item.subject, item.text) if part)
         result = triage_classify(
-            text=text, channel=channel, identity=identity, customer=identity.customer, context=item.context or None,
+            text=_triage_text(item), channel=channel, identity=identity, customer=identity.customer,
+            context=item.context or None,
         )
         identity.customer.language = result.language or ""
-        ticket = ticket_build(
-            channel=channel, customer=identity.customer, subject=item.subject or first_line(item.text),
-            team=result.team, created_at=at, conversation_key=item.conversation_key, context=item.context,
-            language=result.language, intent=result.intent, sentiment=result.sentiment,
-            priority=result.priority, confidential=result.confidential, triage_explanation=result.explanation,
-            last_customer_message_at=at,
-        )
+        ticket = _new_ticket(channel, identity.customer, item, result, at=at, conversation=item.conversation_key)
         identities.append(identity)
         tickets.append(ticket)
         results.append(result)
-        messages.append(message_build(
-            ticket=ticket, channel=channel, direction=IN, body=item.text, created_at=at,
-            is_public=item.is_public, author_identity=identity, external_id=item.external_id,
-            subject=item.subject[:300], parent_external_id=item.parent_external_id[:255],
-            conversation_id=item.conversation_key[:255], references=list(item.references),
-            hashtags=list(item.hashtags), raw=item.raw,
-        ))
+        messages.append(_incoming_message(channel, item, ticket, identity, at=at, conversation=item.conversation_key))
     # Identities in a fixed order: two workers inserting overlapping authors wait on each other
     # in the same order instead of deadlocking.
     ordered = sorted(identities, key=lambda i: i.external_id)
@@ -691,6 +678,32 @@ def _display_name(channel: Channel, author: Author) -> str:
     return _("%(network)s user …%(id)s") % {"network": channel.get_kind_display(), "id": short}
 
 
+def _triage_text(item: InboundItem) -> str:
+    return "\n".join(part for part in (item.subject, item.text) if part)
+
+
+def _new_ticket(channel, customer, item, result, *, at, conversation, linked_from=None, **fields) -> Ticket:
+    """The ticket an incoming item opens, triaged, not saved yet (both ingest paths)."""
+    return ticket_build(
+        channel=channel, customer=customer, subject=item.subject or first_line(item.text),
+        team=result.team, created_at=at, conversation_key=conversation, context=item.context,
+        linked_from=linked_from, language=result.language, intent=result.intent, sentiment=result.sentiment,
+        priority=result.priority, confidential=result.confidential, triage_explanation=result.explanation,
+        last_customer_message_at=at, **fields,
+    )
+
+
+def _incoming_message(channel, item, ticket, identity, *, at, conversation) -> Message:
+    """The customer's message an incoming item records, not saved yet (both ingest paths)."""
+    return message_build(
+        ticket=ticket, channel=channel, direction=IN, body=item.text, created_at=at,
+        is_public=item.is_public, author_identity=identity, external_id=item.external_id,
+        subject=item.subject[:300], parent_external_id=item.parent_external_id[:255],
+        conversation_id=conversation[:255], references=list(item.references),
+        hashtags=list(item.hashtags), raw=item.raw,
+    )
+
+
 def _record_incoming(channel, item, *, ticket, actor, ticket_fields, identity, fallback_team) -> Outcome:
     at = _when(item.created_at)
     if identity is None:
@@ -710,10 +723,11 @@ def _record_incoming(channel, item, *, ticket, actor, ticket_fields, identity, f
         ticket = _follow_merges(ticket)
     else:
         ticket, why, conversation = _thread(channel, item, customer)
-    text = "\n".join(part for part in (item.subject, item.text) if part)
     # The post it was written under (a campaign reply wave reads differently from a lone post).
     context = item.context or (ticket.context if ticket is not None else None)
-    result = triage_classify(text=text, channel=channel, identity=identity, customer=customer, context=context)
+    result = triage_classify(
+        text=_triage_text(item), channel=channel, identity=identity, customer=customer, context=context
+    )
     if result.team is None and fallback_team is not None:
         routing = [*result.explanation.get("routing", []), reason(
             gettext_noop("Team %(team)s: the team of the person who logged it."), team=str(fallback_team),
@@ -730,27 +744,17 @@ def _record_incoming(channel, item, *, ticket, actor, ticket_fields, identity, f
             result = replace(result, confidential=True, explanation={**result.explanation, "routing": routing})
     created = ticket is None
     if created:
-        ticket = ticket_create(
-            channel=channel, customer=customer, subject=item.subject or first_line(item.text),
-            actor=actor, team=result.team, created_at=at, conversation_key=conversation,
-            context=item.context, linked_from=linked_from, language=result.language,
-            intent=result.intent, sentiment=result.sentiment, priority=result.priority,
-            confidential=result.confidential, triage_explanation=result.explanation,
-            last_customer_message_at=at, **ticket_fields,
-        )
+        [ticket] = tickets_open([_new_ticket(
+            channel, customer, item, result, at=at, conversation=conversation, linked_from=linked_from,
+            **ticket_fields,
+        )], actor=actor)
         ticket_triage_apply(ticket=ticket, result=result)
         if result.language and not customer.language:
             Customer.objects.filter(pk=customer.pk).update(language=result.language)
     else:
         ticket = ticket_reopen_for_customer(ticket=ticket, at=at)
         ticket_priority_raise(ticket=ticket, result=result)
-    message = message_record(
-        ticket=ticket, channel=channel, direction=IN, body=item.text, created_at=at,
-        is_public=item.is_public, author_identity=identity, external_id=item.external_id,
-        subject=item.subject[:300], parent_external_id=item.parent_external_id[:255],
-        conversation_id=conversation[:255], references=list(item.references),
-        hashtags=list(item.hashtags), raw=item.raw,
-    )
+    [message] = messages_record([_incoming_message(channel, item, ticket, identity, at=at, conversation=conversation)])
     if created:
         detail = _("Opened %(ref)s") % {"ref": ticket.reference}
         if linked_from is not None:
