@@ -512,7 +512,7 @@ class ApprovalAlert(models.Model):
     submitted_at = models.DateTimeField(help_text=_("The submission the alert is about."))
     kind = models.CharField(
         max_length=10,
-        choices=[(k.value, k.label) for k in (SlaEvent.Kind.WARNING, SlaEvent.Kind.BREACH)],
+        choices=[(k.value, k.label) for k in ALERT_KINDS],
     )
     at = models.DateTimeField(help_text=_("The instant crossed."))
     data = models.JSONField(default=dict, blank=True)

@@ -258,9 +258,11 @@ def _item_of(event: InboundEvent, parsed: dict | None = None) -> InboundItem:
     raise LookupError(f"Event {event.event_key} is not in its delivery any more.")
 
 
-def inbound_event_process(*, event_id: int, skip_locked: bool = False) -> InboundEvent | None:
+def inbound_event_process(
+    *, event_id: int, skip_locked: bool = False, item: InboundItem | None = None
+) -> InboundEvent | None:
     """Thread one stored event into a ticket, in its own transaction (idempotent: a processed
-    event is left alone).
+    event is left alone). `item` is the event's item when the caller parsed it already.
 
     The event row is locked for the whole transaction, so a duplicate run waits and then finds
     the event done; with `skip_locked` it leaves an event another worker holds to that worker
@@ -275,7 +277,7 @@ def inbound_event_process(*, event_id: int, skip_locked: bool = False) -> Inboun
         )
         if event is None or event.status != InboundEvent.Status.RECEIVED:
             return event
-        _done(event, item_ingest(channel=event.channel, item=_item_of(event)))
+        _done(event, item_ingest(channel=event.channel, item=item or _item_of(event)))
         event.save(update_fields=EVENT_FIELDS)
     return event
 
@@ -293,12 +295,9 @@ def _commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def inbound_event_failure_record(*, event_id: int, error: str, final: bool | None = None) -> None:
-    """Count a failed attempt; the last one parks the event as failed for an admin to replay.
-
-    `final` is the caller's say (a task counting its own retries); without it the event's
-    attempts decide, and a retry waits `retry_delay` before the batches take it again.
-    """
+def inbound_event_failure_record(*, event_id: int, error: str) -> None:
+    """Count a failed attempt: a retry waits `retry_delay` before the batches take the event
+    again; after `max_retries()` retries it is parked as failed for an admin to replay."""
     with transaction.atomic():
         event = InboundEvent.objects.select_for_update().filter(
             pk=event_id, status=InboundEvent.Status.RECEIVED
@@ -306,10 +305,6 @@ def inbound_event_failure_record(*, event_id: int, error: str, final: bool | Non
         if event is None:
             return
         _failed(event, error)
-        if final is not None:
-            event.status = InboundEvent.Status.FAILED if final else InboundEvent.Status.RECEIVED
-        if event.status == InboundEvent.Status.FAILED:
-            event.next_attempt_at = None
         event.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
 
 
@@ -406,7 +401,7 @@ def _batch_process(limit: int) -> int:
         with transaction.atomic():
             _commit_without_waiting_for_disk()
             events = _claim(limit)
-            one_by_one = events_ingest(events) if events else []
+            one_by_one = events_ingest(events) if events else []  # (id, item) pairs
     except DatabaseError:
         # The batch as a whole failed (e.g. the connection dropped): nothing of it stayed.
         # Each event then gets its own transaction, so one that keeps failing is counted and
@@ -417,14 +412,14 @@ def _batch_process(limit: int) -> int:
         for pk in ids:
             _process_alone(pk)
         return len(ids)
-    for pk in one_by_one:
-        _process_alone(pk)
+    for pk, item in one_by_one:
+        _process_alone(pk, item)
     return len(events)
 
 
-def _process_alone(event_id: int) -> None:
+def _process_alone(event_id: int, item: InboundItem | None = None) -> None:
     try:
-        inbound_event_process(event_id=event_id, skip_locked=True)
+        inbound_event_process(event_id=event_id, skip_locked=True, item=item)
     except Exception:
         inbound_event_failure_record(event_id=event_id, error=traceback.format_exc(limit=20))
 
@@ -432,9 +427,9 @@ def _process_alone(event_id: int) -> None:
 EVENT_FIELDS = ["status", "detail", "message", "ticket", "attempts", "last_error", "processed_at", "next_attempt_at"]
 
 
-def events_ingest(events: list[InboundEvent]) -> list[int]:
+def events_ingest(events: list[InboundEvent]) -> list[tuple[int, InboundItem]]:
     """Store the first contacts among claimed events, set-based, inside the caller's transaction
-    and record their outcome; return the ids of the others, in arrival order, for
+    and record their outcome; return the others (id and item), in arrival order, for
     `inbound_event_process` to take one at a time.
 
     An event whose stored bytes cannot be read again is counted as a failed attempt and tried
@@ -468,7 +463,7 @@ def events_ingest(events: list[InboundEvent]) -> list[int]:
             changed.append(event)
     if changed:
         InboundEvent.objects.bulk_update(changed, EVENT_FIELDS)
-    return sorted(event.pk for event in one_by_one)
+    return [(event.pk, items[event.pk]) for event in sorted(one_by_one, key=lambda e: e.pk)]
 
 
 def _done(event: InboundEvent, outcome: Outcome) -> None:
