@@ -895,9 +895,7 @@ def messages_flag_personal_data(*, messages: list[Message]) -> None:
         if flags != (message.pii_flags or []):
             message.pii_flags = flags
             changed.append(message)
-    if len(changed) == 1:
-        Message.objects.filter(pk=changed[0].pk).update(pii_flags=changed[0].pii_flags)
-    elif changed:
+    if changed:
         Message.objects.bulk_update(changed, ["pii_flags"])
 
 

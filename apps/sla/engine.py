@@ -467,9 +467,8 @@ def ticket_columns_sync(ticket: Ticket, clocks: list[SlaClock], *, now: datetime
 
 
 def tickets_columns_sync(pairs: list[tuple[Ticket, list[SlaClock]]], *, now: datetime) -> None:
-    """`ticket_columns_sync` for several tickets: one UPDATE for one ticket, one for many."""
+    """`ticket_columns_sync` for several tickets, in one UPDATE of the columns that changed."""
     changed_tickets, fields = [], set()
-    single = None
     for ticket, clocks in pairs:
         columns = ticket_columns(clocks, now=now)
         changed = {k: v for k, v in columns.items() if getattr(ticket, k) != v}
@@ -478,10 +477,7 @@ def tickets_columns_sync(pairs: list[tuple[Ticket, list[SlaClock]]], *, now: dat
                 setattr(ticket, key, value)
             changed_tickets.append(ticket)
             fields.update(changed)
-            single = changed
-    if len(changed_tickets) == 1:
-        Ticket.objects.filter(pk=changed_tickets[0].pk).update(**single)
-    elif changed_tickets:
+    if changed_tickets:
         Ticket.objects.bulk_update(changed_tickets, sorted(fields))
 
 
